@@ -1,0 +1,389 @@
+/**
+ * Backup of directory trees into a snapshot. The walker runs on the main thread with cheap
+ * synchronous stat calls; file contents go to the worker pool (read → chunk → hash → compress →
+ * seal); full packs are uploaded by the `BlobSaver`. A directory's tree blob is saved once all of
+ * its children are done. Memory is bounded by the pool's queues, never by the number of files.
+ *
+ * Trees mirror the absolute paths of the targets, as restic's do, so `restic restore` of a Coffer
+ * snapshot lays files out exactly as for a restic snapshot.
+ */
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { groupName, userName } from './accounts.js';
+import { compileExcludes, type ExcludeMatcher } from './exclude.js';
+import { FileReadError, FileSaverPool } from './file-saver-pool.js';
+import { type ID, hashId } from './ids.js';
+import { safeUsername } from './keys.js';
+import { type NodeType, type TreeNode, compareNames, encodeTree, goModeFromStMode, nodeTypeFromStMode } from './node.js';
+import type { Repository } from './repository.js';
+import { type Snapshot, type SnapshotJSON, type SnapshotSummary } from './snapshot.js';
+import { ParentTrees, type ParentDir } from './parent-trees.js';
+import { formatTime, formatTimeNs, parseTimeNs } from './time.js';
+import { CancelledError } from './errors.js';
+import { VERSION } from './version.js';
+
+export interface BackupProgress {
+  filesDone: number;
+  bytesDone: number;
+  /** Totals from the concurrent scanner; undefined until it finishes. */
+  filesTotal?: number;
+  bytesTotal?: number;
+  currentFile?: string;
+  errors: number;
+}
+
+export interface BackupOptions {
+  paths: string[];
+  excludes?: string[];
+  host?: string;
+  tags?: string[];
+  parent?: Snapshot;
+  time?: Date;
+  workers?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: BackupProgress) => void;
+  onWarning?: (path: string, message: string) => void;
+  /** Count totals ahead of the backup, for an ETA. */
+  scan?: boolean;
+}
+
+export interface BackupResult {
+  snapshotId: ID;
+  snapshot: SnapshotJSON;
+  summary: SnapshotSummary;
+  /** Entries that could not be read (the backup still completed: exit code 3). */
+  errors: number;
+}
+
+interface Counters {
+  files_new: number;
+  files_changed: number;
+  files_unmodified: number;
+  dirs_new: number;
+  dirs_changed: number;
+  dirs_unmodified: number;
+  data_blobs: number;
+  tree_blobs: number;
+  data_added: number;
+  data_added_packed: number;
+  total_files_processed: number;
+  total_bytes_processed: number;
+}
+
+/** A path component of the targets: either a target itself or an ancestor leading to targets. */
+interface TargetNode {
+  abs: string;
+  target: boolean;
+  children: Map<string, TargetNode>;
+}
+
+type Pending = { done: Promise<TreeNode | null> };
+
+function newCounters(): Counters {
+  return {
+    files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0,
+    data_blobs: 0, tree_blobs: 0, data_added: 0, data_added_packed: 0, total_files_processed: 0, total_bytes_processed: 0,
+  };
+}
+
+/** Fields in the order restic writes them, so our JSON reads like restic's. */
+function baseNode(name: string, type: NodeType, st: BigIntStats): TreeNode {
+  const uid = Number(st.uid);
+  const gid = Number(st.gid);
+  const node: TreeNode = {
+    name,
+    type,
+    mode: goModeFromStMode(Number(st.mode)),
+    mtime: formatTimeNs(st.mtimeNs),
+    atime: formatTimeNs(st.atimeNs),
+    ctime: formatTimeNs(st.ctimeNs),
+    uid,
+    gid,
+  } as TreeNode;
+  const user = userName(uid);
+  if (user) node.user = user;
+  const group = groupName(gid);
+  if (group) node.group = group;
+  node.inode = Number(st.ino);
+  node.device_id = Number(st.dev);
+  return node;
+}
+
+function unchanged(prev: TreeNode | undefined, st: BigIntStats): prev is TreeNode {
+  if (!prev || prev.type !== 'file' || !prev.content) return false;
+  if ((prev.size ?? 0) !== Number(st.size)) return false;
+  if (prev.inode !== undefined && prev.inode !== Number(st.ino)) return false;
+  try {
+    return parseTimeNs(prev.mtime) === st.mtimeNs && parseTimeNs(prev.ctime) === st.ctimeNs;
+  } catch {
+    return false;
+  }
+}
+
+export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  const start = new Date();
+  const counters = newCounters();
+  const progress: BackupProgress = { filesDone: 0, bytesDone: 0, errors: 0 };
+  const excludes: ExcludeMatcher = compileExcludes(opts.excludes ?? []);
+  const saver = repo.blobSaver();
+  const parents = new ParentTrees(repo, opts.parent?.tree);
+  const signal = opts.signal;
+  const warn = (p: string, message: string): void => {
+    progress.errors++;
+    opts.onWarning?.(p, message);
+  };
+  const report = (): void => opts.onProgress?.(progress);
+
+  const known: ID[] = [];
+  for (const loc of repo.index.allBlobs()) if (loc.blob.type === 'data') known.push(loc.blob.id);
+  const pool = new FileSaverPool({
+    key: repo.key,
+    polynomial: repo.config.chunker_polynomial,
+    compress: repo.compress,
+    known,
+    saver,
+    workers: opts.workers,
+    onBlob: (plain, packed) => {
+      counters.data_blobs++;
+      counters.data_added += plain;
+      counters.data_added_packed += packed;
+    },
+  });
+
+  if (opts.scan) void scanTotals(opts.paths.map((p) => path.resolve(p)), excludes).then((t) => {
+    progress.filesTotal = t.files;
+    progress.bytesTotal = t.bytes;
+  }, () => undefined);
+
+  const saveTree = async (nodes: TreeNode[]): Promise<ID> => {
+    nodes.sort((a, b) => compareNames(a.name, b.name));
+    const plain = encodeTree(nodes);
+    const id = hashId(plain);
+    const r = await saver.save('tree', plain, id);
+    if (r.stored) {
+      counters.tree_blobs++;
+      counters.data_added += plain.length;
+      counters.data_added_packed += r.packedBytes;
+    }
+    return id;
+  };
+
+  const fileNode = async (abs: string, name: string, st: BigIntStats, prev: TreeNode | undefined): Promise<Pending> => {
+    const node = baseNode(name, 'file', st);
+    node.size = Number(st.size);
+    node.links = Number(st.nlink);
+    if (unchanged(prev, st) && prev.content!.every((id) => repo.index.has('data', id) || saver.has('data', id))) {
+      node.content = prev.content;
+      counters.files_unmodified++;
+      counters.total_files_processed++;
+      counters.total_bytes_processed += node.size;
+      progress.filesDone++;
+      progress.bytesDone += node.size;
+      return { done: Promise.resolve(node) };
+    }
+    const handle = await pool.submit(abs);
+    return {
+      done: handle.done.then(
+        (r) => {
+          node.size = r.size;
+          node.content = r.content;
+          if (prev) counters.files_changed++;
+          else counters.files_new++;
+          counters.total_files_processed++;
+          counters.total_bytes_processed += r.size;
+          progress.filesDone++;
+          progress.bytesDone += r.size;
+          progress.currentFile = abs;
+          report();
+          return node;
+        },
+        (err: unknown) => {
+          if (err instanceof FileReadError) {
+            warn(abs, err.message);
+            return null;
+          }
+          throw err;
+        },
+      ),
+    };
+  };
+
+  /** Walks one entry (already lstat'ed); returns once its work is queued, with a promise of its node. */
+  const entry = async (abs: string, name: string, st: BigIntStats, parentDir: ParentDir | undefined): Promise<Pending> => {
+    if (signal?.aborted) throw new CancelledError('backup cancelled');
+    const type = nodeTypeFromStMode(Number(st.mode));
+    const prev = parentDir?.node(name);
+    switch (type) {
+      case 'file':
+        return fileNode(abs, name, st, prev);
+      case 'dir':
+        return dirNode(abs, name, st, prev, await parentDir?.subdir(name));
+      case 'symlink': {
+        const node = baseNode(name, type, st);
+        node.links = Number(st.nlink);
+        try {
+          node.linktarget = readlinkSync(abs);
+        } catch (err) {
+          warn(abs, (err as Error).message);
+          return { done: Promise.resolve(null) };
+        }
+        node.content = null;
+        return { done: Promise.resolve(node) };
+      }
+      default: {
+        const node = baseNode(name, type, st);
+        node.links = Number(st.nlink);
+        if (type === 'dev' || type === 'chardev') node.device = Number(st.rdev);
+        node.content = null;
+        return { done: Promise.resolve(node) };
+      }
+    }
+  };
+
+  const finishDir = (name: string, st: BigIntStats, prev: TreeNode | undefined, children: Pending[]): Pending => ({
+    done: Promise.all(children.map((c) => c.done)).then(async (nodes) => {
+      const subtree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
+      const node = baseNode(name, 'dir', st);
+      node.content = null;
+      node.subtree = subtree;
+      if (!prev) counters.dirs_new++;
+      else if (prev.subtree === subtree) counters.dirs_unmodified++;
+      else counters.dirs_changed++;
+      return node;
+    }),
+  });
+
+  const dirNode = async (abs: string, name: string, st: BigIntStats, prev: TreeNode | undefined,
+    parentDir: ParentDir | undefined): Promise<Pending> => {
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch (err) {
+      warn(abs, (err as Error).message);
+      names = [];
+    }
+    const children: Pending[] = [];
+    for (const child of names) {
+      const childAbs = path.join(abs, child);
+      if (excludes.excludes(childAbs)) continue;
+      let cst: BigIntStats;
+      try {
+        cst = lstatSync(childAbs, { bigint: true });
+      } catch (err) {
+        warn(childAbs, (err as Error).message);
+        continue;
+      }
+      children.push(await entry(childAbs, child, cst, parentDir));
+    }
+    return finishDir(name, st, prev, children);
+  };
+
+  /** Ancestors of targets get their real metadata but only the children leading to targets. */
+  const targetNode = async (t: TargetNode, name: string, parentDir: ParentDir | undefined): Promise<Pending> => {
+    let st: BigIntStats;
+    try {
+      st = lstatSync(t.abs, { bigint: true });
+    } catch (err) {
+      if (t.target) {
+        warn(t.abs, (err as Error).message);
+        return { done: Promise.resolve(null) };
+      }
+      throw err;
+    }
+    if (t.target) return entry(t.abs, name, st, parentDir);
+    const children: Pending[] = [];
+    const prevDir = await parentDir?.subdir(name);
+    for (const [childName, child] of t.children) children.push(await targetNode(child, childName, prevDir));
+    return finishDir(name, st, parentDir?.node(name), children);
+  };
+
+  const targets = buildTargets(opts.paths);
+  let rootTree: ID;
+  try {
+    const rootParent = await parents.root();
+    const children: Pending[] = [];
+    for (const [name, t] of targets.children) children.push(await targetNode(t, name, rootParent));
+    const nodes = await Promise.all(children.map((c) => c.done));
+    rootTree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
+    await repo.flush();
+  } finally {
+    await pool.close();
+  }
+
+  const end = new Date();
+  const summary: SnapshotSummary = { backup_start: formatTime(start), backup_end: formatTime(end), ...counters };
+  const tags = opts.tags && opts.tags.length > 0 ? [...opts.tags] : undefined;
+  const snapshot: SnapshotJSON = {
+    time: formatTime(opts.time ?? start),
+    ...(opts.parent ? { parent: opts.parent.id } : {}),
+    tree: rootTree,
+    paths: [...targets.paths].sort(),
+    hostname: opts.host ?? hostname(),
+    username: safeUsername(),
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    ...(opts.excludes && opts.excludes.length > 0 ? { excludes: opts.excludes } : {}),
+    ...(tags ? { tags } : {}),
+    program_version: `coffer ${VERSION}`,
+    summary,
+  };
+  const snapshotId = await repo.saveSnapshot(snapshot);
+  return { snapshotId, snapshot, summary, errors: progress.errors };
+}
+
+function buildTargets(paths: string[]): TargetNode & { paths: Set<string> } {
+  const root: TargetNode & { paths: Set<string> } = { abs: '/', target: false, children: new Map(), paths: new Set() };
+  for (const p of paths) {
+    const abs = path.resolve(p);
+    root.paths.add(abs);
+    const parts = abs.split('/').filter(Boolean);
+    let cur: TargetNode = root;
+    let curAbs = '';
+    for (const part of parts) {
+      curAbs += '/' + part;
+      let next = cur.children.get(part);
+      if (!next) {
+        next = { abs: curAbs, target: false, children: new Map() };
+        cur.children.set(part, next);
+      }
+      cur = next;
+    }
+    if (cur === root) throw new Error('cannot back up "/" as a path component tree root; name the directories below it');
+    cur.target = true;
+    cur.children.clear();
+  }
+  return root;
+}
+
+/** Counts files and bytes the backup will see, for progress totals. Runs alongside the backup. */
+async function scanTotals(paths: string[], excludes: ExcludeMatcher): Promise<{ files: number; bytes: number }> {
+  const { lstat, readdir } = await import('node:fs/promises');
+  let files = 0;
+  let bytes = 0;
+  const visit = async (abs: string): Promise<void> => {
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) {
+      let names: string[] = [];
+      try {
+        names = await readdir(abs);
+      } catch {
+        return;
+      }
+      for (const n of names) {
+        const c = path.join(abs, n);
+        if (!excludes.excludes(c)) await visit(c);
+      }
+    } else {
+      files++;
+      if (st.isFile()) bytes += st.size;
+    }
+  };
+  for (const p of paths) await visit(p);
+  return { files, bytes };
+}

@@ -1,0 +1,106 @@
+/**
+ * Fills packs with sealed blobs, one open pack per blob type (format v2 requires data and tree
+ * blobs in separate packs), and uploads full packs with at most `connections` uploads in flight.
+ * `add` waits while uploads are saturated, which is the pipeline's backpressure towards the
+ * workers that produce blobs: memory stays bounded by (connections + 2) packs.
+ */
+import type { Backend } from '../storage/index.js';
+import { compressBlob } from './compression.js';
+import { type MasterKey, seal } from './crypto.js';
+import { type ID, hashId } from './ids.js';
+import type { MasterIndex } from './master-index.js';
+import { type BlobType, PackWriter } from './pack.js';
+
+/** restic's default pack size since 0.14. */
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+
+export interface SaveResult {
+  /** False when the blob was already stored (deduplicated). */
+  readonly stored: boolean;
+  /** Bytes added to packs (sealed size) for a stored blob. */
+  readonly packedBytes: number;
+}
+
+export class BlobSaver {
+  private readonly open: Record<BlobType, PackWriter | undefined> = { data: undefined, tree: undefined };
+  /** Ids saved this session but whose pack is not uploaded yet: dedup must see them too. */
+  private readonly inFlight: Record<BlobType, Set<ID>> = { data: new Set(), tree: new Set() };
+  private readonly uploads = new Set<Promise<void>>();
+  private failure: unknown;
+  private readonly connections: number;
+  packsWritten = 0;
+  bytesUploaded = 0;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly key: MasterKey,
+    private readonly index: MasterIndex,
+    private readonly compress: boolean,
+    private readonly packSize = DEFAULT_PACK_SIZE,
+  ) {
+    this.connections = Math.max(1, backend.capabilities().connections);
+  }
+
+  /** Known in the repository or in this session's packs. */
+  has(type: BlobType, id: ID): boolean {
+    return this.index.has(type, id) || this.inFlight[type].has(id);
+  }
+
+  /** Compresses, seals and adds a plaintext blob (trees, small data) unless already stored. */
+  async save(type: BlobType, plain: Uint8Array, id: ID = hashId(plain)): Promise<SaveResult> {
+    if (this.has(type, id)) return { stored: false, packedBytes: 0 };
+    const compressed = this.compress ? compressBlob(plain) : null;
+    const sealed = seal(this.key, compressed ?? plain);
+    return this.addSealed(type, id, sealed, compressed ? plain.length : 0);
+  }
+
+  /** Adds a blob already compressed and sealed elsewhere (by a worker thread). */
+  async addSealed(type: BlobType, id: ID, sealed: Buffer, uncompressedLength: number): Promise<SaveResult> {
+    this.throwIfFailed();
+    if (this.has(type, id)) return { stored: false, packedBytes: 0 };
+    this.inFlight[type].add(id);
+    let pack = this.open[type];
+    if (!pack) pack = this.open[type] = new PackWriter(type);
+    pack.add(id, sealed, uncompressedLength);
+    if (pack.byteLength >= this.packSize) {
+      this.open[type] = undefined;
+      await this.upload(pack);
+    }
+    return { stored: true, packedBytes: sealed.length };
+  }
+
+  private async upload(pack: PackWriter): Promise<void> {
+    while (this.uploads.size >= this.connections) await Promise.race(this.uploads);
+    this.throwIfFailed();
+    const data = pack.finish(this.key);
+    const packId = hashId(data);
+    const job = this.backend.save({ type: 'pack', name: packId }, data).then(
+      () => {
+        this.index.addPack(packId, pack.blobs, true);
+        for (const b of pack.blobs) this.inFlight[pack.type].delete(b.id);
+        this.packsWritten++;
+        this.bytesUploaded += data.length;
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+      },
+    );
+    const tracked = job.finally(() => this.uploads.delete(tracked));
+    this.uploads.add(tracked);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Uploads the partly filled packs and waits for every upload. */
+  async flush(): Promise<void> {
+    for (const type of ['data', 'tree'] as const) {
+      const pack = this.open[type];
+      this.open[type] = undefined;
+      if (pack && pack.count > 0) await this.upload(pack);
+    }
+    await Promise.all(this.uploads);
+    this.throwIfFailed();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * restic's authenticated encryption (design.rst "Keys, Encryption and MAC"):
+ * `IV(16) || AES-256-CTR(plaintext) || Poly1305-AES(ciphertext)`. The same 16 random bytes serve
+ * as the CTR counter block and the Poly1305-AES nonce. The one-time Poly1305 key is `r || AES-128_k(nonce)`.
+ * AES comes from node's OpenSSL (AES-NI); Poly1305 from libsodium, since node does not expose it.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
+import sodium from 'sodium-native';
+import { IntegrityError } from './errors.js';
+
+export const IV_SIZE = 16;
+export const MAC_SIZE = 16;
+export const CRYPTO_OVERHEAD = IV_SIZE + MAC_SIZE;
+
+/** The master key: 32 bytes for AES-256, and the Poly1305-AES pair (k: AES-128 key, r: Poly1305 key). */
+export interface MasterKey {
+  readonly encrypt: Buffer;
+  readonly macK: Buffer;
+  readonly macR: Buffer;
+}
+
+/** The JSON shape of a master key inside a key file's `data` (design.rst, `restic cat masterkey`). */
+export interface MasterKeyJSON {
+  mac: { k: string; r: string };
+  encrypt: string;
+}
+
+/** Clears the bits Poly1305 requires to be zero in r (Bernstein's paper, section 2). */
+function maskR(r: Buffer): Buffer {
+  const m = Buffer.from(r);
+  m[3]! &= 15;
+  m[7]! &= 15;
+  m[11]! &= 15;
+  m[15]! &= 15;
+  m[4]! &= 252;
+  m[8]! &= 252;
+  m[12]! &= 252;
+  return m;
+}
+
+export function newMasterKey(): MasterKey {
+  const k = randomBytes(64);
+  return { encrypt: k.subarray(0, 32), macK: k.subarray(32, 48), macR: maskR(k.subarray(48, 64)) };
+}
+
+/** Splits 64 derived bytes as design.rst says: 32 encryption, then 16 k, then 16 r. */
+export function keyFromBytes(k: Uint8Array): MasterKey {
+  const b = Buffer.from(k);
+  return { encrypt: b.subarray(0, 32), macK: b.subarray(32, 48), macR: maskR(b.subarray(48, 64)) };
+}
+
+export function masterKeyToJSON(key: MasterKey): MasterKeyJSON {
+  return {
+    mac: { k: key.macK.toString('base64'), r: key.macR.toString('base64') },
+    encrypt: key.encrypt.toString('base64'),
+  };
+}
+
+export function masterKeyFromJSON(json: unknown): MasterKey {
+  const j = json as Partial<MasterKeyJSON> | null;
+  const enc = typeof j?.encrypt === 'string' ? Buffer.from(j.encrypt, 'base64') : undefined;
+  const k = typeof j?.mac?.k === 'string' ? Buffer.from(j.mac.k, 'base64') : undefined;
+  const r = typeof j?.mac?.r === 'string' ? Buffer.from(j.mac.r, 'base64') : undefined;
+  if (enc?.length !== 32 || k?.length !== 16 || r?.length !== 16) throw new IntegrityError('master key has an invalid shape');
+  return { encrypt: enc, macK: k, macR: maskR(r) };
+}
+
+function polyKey(key: MasterKey, nonce: Uint8Array): Buffer {
+  const aes = createCipheriv('aes-128-ecb', key.macK, null);
+  aes.setAutoPadding(false);
+  const s = aes.update(nonce);
+  const out = Buffer.allocUnsafe(32);
+  key.macR.copy(out, 0);
+  s.copy(out, 16);
+  return out;
+}
+
+function mac(key: MasterKey, nonce: Uint8Array, ciphertext: Uint8Array, out: Buffer): void {
+  sodium.crypto_onetimeauth(out, ciphertext, polyKey(key, nonce));
+}
+
+/** Encrypts `plaintext` into a fresh buffer `IV || ciphertext || MAC`. */
+export function seal(key: MasterKey, plaintext: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(plaintext.length + CRYPTO_OVERHEAD);
+  const iv = randomBytes(IV_SIZE);
+  iv.copy(out, 0);
+  const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
+  // update() on CTR returns exactly as many bytes as it is given.
+  const ct = cipher.update(plaintext);
+  ct.copy(out, IV_SIZE);
+  cipher.final();
+  const body = out.subarray(IV_SIZE, IV_SIZE + plaintext.length);
+  mac(key, iv, body, out.subarray(IV_SIZE + plaintext.length));
+  return out;
+}
+
+/** Verifies the MAC, then decrypts. Throws `IntegrityError` when the data was altered or the key is wrong. */
+export function open(key: MasterKey, sealed: Uint8Array, what = 'data'): Buffer {
+  if (sealed.length < CRYPTO_OVERHEAD) throw new IntegrityError(`${what}: ciphertext too short (${sealed.length} bytes)`);
+  const iv = sealed.subarray(0, IV_SIZE);
+  const body = sealed.subarray(IV_SIZE, sealed.length - MAC_SIZE);
+  const tag = sealed.subarray(sealed.length - MAC_SIZE);
+  const expected = Buffer.allocUnsafe(MAC_SIZE);
+  mac(key, iv, body, expected);
+  if (!timingSafeEqual(expected, tag)) throw new IntegrityError(`${what}: MAC verification failed (damaged data or wrong key)`);
+  const decipher = createDecipheriv('aes-256-ctr', key.encrypt, iv);
+  const pt = decipher.update(body);
+  decipher.final();
+  return pt;
+}

@@ -1,0 +1,184 @@
+/**
+ * Spreads file processing (read → chunk → hash → compress → seal) over worker threads and feeds
+ * the resulting blobs into the session's `BlobSaver`. With `workers: 0` the same processing runs
+ * inline on the calling thread, which keeps tiny backups and unit tests free of thread start-up.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BlobSaver } from './blob-saver.js';
+import type { MasterKey } from './crypto.js';
+import { type EmittedBlob, FileProcessor, type FileResult } from './file-processor.js';
+import type { ID } from './ids.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+
+export interface PoolOptions {
+  key: MasterKey;
+  polynomial: string;
+  compress: boolean;
+  /** Data blob ids already in the repository. */
+  known: Iterable<ID>;
+  saver: BlobSaver;
+  workers?: number;
+  /** Called for every new blob stored, with its plaintext and packed sizes. */
+  onBlob?: (plainLength: number, packedLength: number) => void;
+}
+
+export class FileReadError extends Error {
+  constructor(readonly path: string, message: string, readonly code?: string) {
+    super(message);
+  }
+}
+
+interface PendingJob {
+  resolve: (r: FileResult) => void;
+  reject: (e: Error) => void;
+  path: string;
+  worker: WorkerState;
+  /** Blob saves of this file still running; the file is done only after they are. */
+  saves: Promise<unknown>[];
+}
+
+interface WorkerState {
+  worker: Worker;
+  credit: Int32Array;
+  inFlight: number;
+}
+
+const MAX_OUTSTANDING_BYTES = 32 * 1024 * 1024;
+/** Files queued per worker: enough to hide message latency, few enough to balance the load. */
+const QUEUE_PER_WORKER = 16;
+
+function workerEntry(): { url: URL; execArgv: string[] } {
+  // From the compiled tree (dist/) the worker is plain JS; from sources (tests) it needs tsx.
+  if (import.meta.url.endsWith('.ts')) return { url: new URL('./file-saver-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  return { url: new URL('./file-saver-worker.js', import.meta.url), execArgv: [] };
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.min(availableParallelism(), 8));
+}
+
+export class FileSaverPool {
+  private readonly workers: WorkerState[] = [];
+  private readonly jobs = new Map<number, PendingJob>();
+  private nextJob = 1;
+  private readonly inline: FileProcessor | undefined;
+  private waiters: (() => void)[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly opts: PoolOptions) {
+    const count = opts.workers ?? defaultWorkerCount();
+    if (count === 0) {
+      this.inline = new FileProcessor(opts.key, opts.polynomial, opts.compress, new Set(opts.known));
+      return;
+    }
+    const known = [...opts.known];
+    const entry = workerEntry();
+    for (let i = 0; i < count; i++) {
+      const credit = new SharedArrayBuffer(4);
+      const init: WorkerInit = {
+        key: { encrypt: opts.key.encrypt, macK: opts.key.macK, macR: opts.key.macR },
+        polynomial: opts.polynomial,
+        compress: opts.compress,
+        known,
+        credit,
+        maxOutstandingBytes: MAX_OUTSTANDING_BYTES,
+      };
+      const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv });
+      const state: WorkerState = { worker, credit: new Int32Array(credit), inFlight: 0 };
+      worker.on('message', (msg: FromWorker) => this.onMessage(state, msg));
+      worker.on('error', (err) => this.fail(err));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`file worker exited with code ${code}`));
+      });
+      this.workers.push(state);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const job of this.jobs.values()) job.reject(err);
+    this.jobs.clear();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private onMessage(state: WorkerState, msg: FromWorker): void {
+    const job = this.jobs.get(msg.job);
+    if (!job) return;
+    if (msg.kind === 'blob') {
+      const sealed = Buffer.from(msg.sealed.buffer, msg.sealed.byteOffset, msg.sealed.byteLength);
+      const save = this.opts.saver.addSealed('data', msg.id, sealed, msg.uncompressedLength).then(
+        (r) => {
+          if (r.stored) this.opts.onBlob?.(msg.plainLength, r.packedBytes);
+        },
+      ).finally(() => {
+        Atomics.sub(state.credit, 0, sealed.length);
+        Atomics.notify(state.credit, 0);
+      });
+      job.saves.push(save);
+      return;
+    }
+    this.jobs.delete(msg.job);
+    state.inFlight--;
+    this.wake();
+    if (msg.kind === 'done') {
+      const result = { content: msg.content, size: msg.size };
+      Promise.all(job.saves).then(() => job.resolve(result), (err: Error) => job.reject(err));
+    } else {
+      job.reject(new FileReadError(job.path, msg.message, msg.code));
+    }
+  }
+
+  /**
+   * Waits until a worker has room, hands it the file, and returns a handle whose `done` settles
+   * once the file's new blobs are with the pack writer. Awaiting `submit` is the walker's
+   * backpressure; `done` is awaited by the directory that contains the file.
+   */
+  async submit(path: string): Promise<{ done: Promise<FileResult> }> {
+    if (this.failure) throw this.failure;
+    if (this.inline) return { done: this.processInline(path) };
+    let best: WorkerState | undefined;
+    for (;;) {
+      best = undefined;
+      for (const w of this.workers) if (!best || w.inFlight < best.inFlight) best = w;
+      if (best && best.inFlight < QUEUE_PER_WORKER) break;
+      await new Promise<void>((r) => this.waiters.push(r));
+      if (this.failure) throw this.failure;
+    }
+    const job = this.nextJob++;
+    const chosen = best;
+    chosen.inFlight++;
+    const msg: ToWorker = { kind: 'file', job, path };
+    const done = new Promise<FileResult>((resolve, reject) => {
+      this.jobs.set(job, { resolve, reject, path, worker: chosen, saves: [] });
+      chosen.worker.postMessage(msg);
+    });
+    return { done };
+  }
+
+  private async processInline(path: string): Promise<FileResult> {
+    const blobs: EmittedBlob[] = [];
+    let result: FileResult;
+    try {
+      result = this.inline!.processFile(path, (b) => blobs.push(b));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new FileReadError(path, e.message, e.code);
+    }
+    for (const b of blobs) {
+      const r = await this.opts.saver.addSealed('data', b.id, b.sealed, b.uncompressedLength);
+      if (r.stored) this.opts.onBlob?.(b.plainLength, r.packedBytes);
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * Restores a snapshot (or the parts of it matching include patterns) into a target directory.
+ *
+ * Work is organised by pack, not by file, as restic's restorer does: every pack holding needed
+ * blobs is read once, each blob is decrypted, decompressed and verified against its id, then
+ * written to every place it belongs. A hostile snapshot cannot write outside the target: names are
+ * checked (no `/`, `..`, `.`, NUL, duplicates), files are opened with O_NOFOLLOW, existing path
+ * components must be real directories, and symlinks are created only after all content is written.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compileExcludes } from './exclude.js';
+import { IntegrityError } from './errors.js';
+import type { ID } from './ids.js';
+import { mapLimit } from './master-index.js';
+import { type TreeNode, chmodBitsFromGoMode, decodeTree } from './node.js';
+import { type PackedBlob } from './pack.js';
+import type { Repository } from './repository.js';
+import type { Snapshot } from './snapshot.js';
+import { parseTimeNs } from './time.js';
+
+export interface RestoreOptions {
+  target: string;
+  /** restic-style patterns matched against paths in the snapshot; empty restores everything. */
+  include?: string[];
+  exclude?: string[];
+  signal?: AbortSignal;
+  onProgress?: (p: RestoreProgress) => void;
+  onWarning?: (path: string, message: string) => void;
+  /** Set owners (uid/gid). Defaults to true when running as root, as restic does. */
+  owners?: boolean;
+}
+
+export interface RestoreProgress {
+  filesTotal: number;
+  bytesTotal: number;
+  filesDone: number;
+  bytesDone: number;
+}
+
+export interface RestoreResult extends RestoreProgress {
+  errors: number;
+}
+
+interface PlannedFile {
+  abs: string;
+  node: TreeNode;
+  /** Blobs still to be written; at zero the file is complete. */
+  remaining: number;
+  /** For a hard link to a file restored earlier in this run. */
+  linkTo?: string;
+}
+
+interface BlobTarget {
+  file: PlannedFile;
+  offset: number;
+}
+
+interface PackWork {
+  blobs: Map<ID, { blob: PackedBlob; targets: BlobTarget[] }>;
+}
+
+const UNSAFE_NAME = /[/\0]/;
+
+export function isSafeName(name: unknown): name is string {
+  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !UNSAFE_NAME.test(name);
+}
+
+export async function restore(repo: Repository, snapshot: Snapshot, opts: RestoreOptions): Promise<RestoreResult> {
+  const target = path.resolve(opts.target);
+  const includes = opts.include && opts.include.length > 0 ? compileExcludes(opts.include) : undefined;
+  const excludes = opts.exclude && opts.exclude.length > 0 ? compileExcludes(opts.exclude) : undefined;
+  const owners = opts.owners ?? process.getuid?.() === 0;
+  let errors = 0;
+  const warn = (p: string, msg: string): void => {
+    errors++;
+    opts.onWarning?.(p, msg);
+  };
+  const progress: RestoreProgress = { filesTotal: 0, bytesTotal: 0, filesDone: 0, bytesDone: 0 };
+
+  const dirs: { abs: string; node: TreeNode }[] = [];
+  const files: PlannedFile[] = [];
+  const links: { abs: string; node: TreeNode }[] = [];
+  const specials: { abs: string; node: TreeNode }[] = [];
+  const hardlinks = new Map<string, string>();
+  const packs = new Map<ID, PackWork>();
+
+  // ---- plan: walk the trees ----
+  const walk = async (treeId: ID, snapPath: string, abs: string, selectedAbove: boolean): Promise<boolean> => {
+    const tree = decodeTree(await repo.loadBlob('tree', treeId), treeId);
+    const seen = new Set<string>();
+    let any = false;
+    for (const node of tree.nodes) {
+      if (!isSafeName(node.name)) throw new IntegrityError(`tree ${treeId}: unsafe entry name ${JSON.stringify(node.name)}`);
+      if (seen.has(node.name)) throw new IntegrityError(`tree ${treeId}: duplicate entry name ${JSON.stringify(node.name)}`);
+      seen.add(node.name);
+      const childSnap = snapPath === '/' ? `/${node.name}` : `${snapPath}/${node.name}`;
+      const childAbs = path.join(abs, node.name);
+      if (!childAbs.startsWith(target + path.sep)) throw new IntegrityError(`entry ${childSnap} would be written outside the target`);
+      if (excludes?.excludes(childSnap)) continue;
+      const selected = selectedAbove || !includes || includes.excludes(childSnap);
+      if (node.type === 'dir') {
+        if (!node.subtree) throw new IntegrityError(`directory ${childSnap} has no subtree`);
+        const idx = dirs.length;
+        dirs.push({ abs: childAbs, node });
+        const used = await walk(node.subtree, childSnap, childAbs, selected);
+        // Unselected directories are kept only on the way to something selected.
+        if (!used && !selected) dirs.splice(idx, 1);
+        else any = true;
+        continue;
+      }
+      if (!selected) continue;
+      any = true;
+      if (node.type === 'file') {
+        progress.filesTotal++;
+        progress.bytesTotal += node.size ?? 0;
+        const linkKey = (node.links ?? 1) > 1 && node.inode !== undefined ? `${node.device_id ?? 0}:${node.inode}` : undefined;
+        const first = linkKey ? hardlinks.get(linkKey) : undefined;
+        const planned: PlannedFile = { abs: childAbs, node, remaining: 0 };
+        if (first) {
+          planned.linkTo = first;
+          files.push(planned);
+          continue;
+        }
+        if (linkKey) hardlinks.set(linkKey, childAbs);
+        let offset = 0;
+        for (const id of node.content ?? []) {
+          const loc = repo.index.lookup('data', id);
+          if (!loc) throw new IntegrityError(`file ${childSnap}: data blob ${id} is not in the index`);
+          let work = packs.get(loc.packId);
+          if (!work) packs.set(loc.packId, (work = { blobs: new Map() }));
+          let entry = work.blobs.get(id);
+          if (!entry) work.blobs.set(id, (entry = { blob: loc.blob, targets: [] }));
+          entry.targets.push({ file: planned, offset });
+          planned.remaining++;
+          offset += repo.blobSize('data', id)!;
+        }
+        files.push(planned);
+      } else if (node.type === 'symlink') {
+        links.push({ abs: childAbs, node });
+      } else {
+        specials.push({ abs: childAbs, node });
+      }
+    }
+    return any;
+  };
+  await walk(snapshot.tree, '/', target, false);
+
+  // ---- create directories and empty files ----
+  await ensureRealDir(target, target);
+  for (const d of dirs) await ensureRealDir(d.abs, target);
+  for (const f of files) {
+    if (f.linkTo) continue;
+    // O_NOFOLLOW: a symlink planted at this name (by an earlier, hostile restore) is refused.
+    const fd = fs.openSync(f.abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      const size = f.node.size ?? 0;
+      if (size > 0) fs.ftruncateSync(fd, size);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (f.remaining === 0) finishFile(f);
+  }
+
+  function finishFile(f: PlannedFile): void {
+    progress.filesDone++;
+    progress.bytesDone += f.node.size ?? 0;
+    opts.onProgress?.(progress);
+  }
+
+  // ---- content, pack by pack ----
+  const packIds = [...packs.keys()];
+  const connections = Math.max(1, repo.backend.capabilities().connections);
+  await mapLimit(packIds, connections, async (packId) => {
+    if (opts.signal?.aborted) throw new Error('restore cancelled');
+    const work = packs.get(packId)!;
+    const blobs = [...work.blobs.values()].sort((a, b) => a.blob.offset - b.blob.offset);
+    // Read runs of blobs that lie close together in one request; skip large gaps.
+    for (const run of coalesce(blobs.map((b) => b.blob))) {
+      const data = await repo.backend.load({ type: 'pack', name: packId }, run.start, run.end - run.start);
+      for (const blob of run.blobs) {
+        const plain = repo.decodeBlob(data.subarray(blob.offset - run.start, blob.offset - run.start + blob.length), blob);
+        for (const t of work.blobs.get(blob.id)!.targets) {
+          writeAt(t.file.abs, plain, t.offset);
+          if (--t.file.remaining === 0) finishFile(t.file);
+        }
+      }
+    }
+    packs.delete(packId);
+  });
+
+  // ---- hard links, symlinks, special files, then metadata (files before their directories) ----
+  for (const f of files) {
+    if (!f.linkTo) continue;
+    try {
+      fs.linkSync(f.linkTo, f.abs);
+      finishFile(f);
+    } catch (err) {
+      warn(f.abs, `cannot create hard link: ${(err as Error).message}`);
+    }
+  }
+  for (const l of links) {
+    try {
+      fs.symlinkSync(l.node.linktarget ?? '', l.abs);
+    } catch (err) {
+      warn(l.abs, `cannot create symlink: ${(err as Error).message}`);
+    }
+  }
+  for (const s of specials) {
+    try {
+      createSpecial(s.abs, s.node);
+    } catch (err) {
+      warn(s.abs, `cannot create ${s.node.type}: ${(err as Error).message}`);
+      continue;
+    }
+  }
+  for (const f of files) applyMetadata(f.abs, f.node, owners, warn);
+  for (const s of specials) applyMetadata(s.abs, s.node, owners, warn);
+  for (const l of links) applyMetadata(l.abs, l.node, owners, warn);
+  for (let i = dirs.length - 1; i >= 0; i--) applyMetadata(dirs[i]!.abs, dirs[i]!.node, owners, warn);
+  return { ...progress, errors };
+}
+
+function writeAt(abs: string, data: Buffer, offset: number): void {
+  const fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+  try {
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates a directory, or accepts an existing real one; an existing symlink or file is an error. */
+async function ensureRealDir(abs: string, target: string): Promise<void> {
+  try {
+    fs.mkdirSync(abs, { recursive: abs === target, mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = fs.lstatSync(abs);
+  if (!st.isDirectory()) throw new IntegrityError(`${abs} exists and is not a directory; refusing to restore through it`);
+}
+
+interface Run {
+  start: number;
+  end: number;
+  blobs: PackedBlob[];
+}
+
+/** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB. */
+function coalesce(blobs: PackedBlob[]): Run[] {
+  const runs: Run[] = [];
+  for (const b of blobs) {
+    const last = runs.at(-1);
+    if (last && b.offset - last.end < 1024 * 1024 && b.offset + b.length - last.start <= 64 * 1024 * 1024) {
+      last.end = Math.max(last.end, b.offset + b.length);
+      last.blobs.push(b);
+    } else runs.push({ start: b.offset, end: b.offset + b.length, blobs: [b] });
+  }
+  return runs;
+}
+
+function createSpecial(abs: string, node: TreeNode): void {
+  switch (node.type) {
+    case 'fifo':
+      execFileSync('mkfifo', ['-m', '600', '--', abs]);
+      return;
+    case 'dev':
+    case 'chardev': {
+      const dev = BigInt(node.device ?? 0);
+      // Linux's encoding of dev_t (see makedev(3)).
+      const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+      const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+      execFileSync('mknod', ['-m', '600', '--', abs, node.type === 'dev' ? 'b' : 'c', String(major), String(minor)]);
+      return;
+    }
+    default:
+      throw new Error(`${node.type} entries are not restored`);
+  }
+}
+
+function applyMetadata(abs: string, node: TreeNode, owners: boolean, warn: (p: string, m: string) => void): void {
+  try {
+    if (owners) fs.lchownSync(abs, node.uid, node.gid);
+  } catch (err) {
+    warn(abs, `cannot set owner: ${(err as Error).message}`);
+  }
+  try {
+    if (node.type !== 'symlink' && node.mode !== undefined) fs.chmodSync(abs, chmodBitsFromGoMode(node.mode));
+  } catch (err) {
+    warn(abs, `cannot set mode: ${(err as Error).message}`);
+  }
+  try {
+    const mtimeNs = parseTimeNs(node.mtime);
+    const atimeNs = parseTimeNs(node.atime);
+    // Seconds with a fraction: node passes them to utimensat, keeping sub-millisecond digits it can.
+    const toSec = (ns: bigint): number => Number(ns / 1000n) / 1e6;
+    if (node.type === 'symlink') fs.lutimesSync(abs, toSec(atimeNs), toSec(mtimeNs));
+    else fs.utimesSync(abs, toSec(atimeNs), toSec(mtimeNs));
+  } catch (err) {
+    warn(abs, `cannot set times: ${(err as Error).message}`);
+  }
+}
