@@ -58,6 +58,14 @@ export class BlobSaver {
   async addSealed(type: BlobType, id: ID, sealed: Buffer, uncompressedLength: number): Promise<SaveResult> {
     this.throwIfFailed();
     if (this.has(type, id)) return { stored: false, packedBytes: 0 };
+    await this.addSealedForce(type, id, sealed, uncompressedLength);
+    return { stored: true, packedBytes: sealed.length };
+  }
+
+  /** Adds a sealed blob even if the index knows it: prune moves blobs out of packs it deletes. */
+  async addSealedForce(type: BlobType, id: ID, sealed: Buffer, uncompressedLength: number): Promise<void> {
+    this.throwIfFailed();
+    if (this.inFlight[type].has(id)) return;
     this.inFlight[type].add(id);
     let pack = this.open[type];
     if (!pack) pack = this.open[type] = new PackWriter(type);
@@ -66,7 +74,6 @@ export class BlobSaver {
       this.open[type] = undefined;
       await this.upload(pack);
     }
-    return { stored: true, packedBytes: sealed.length };
   }
 
   private async upload(pack: PackWriter): Promise<void> {

@@ -1,0 +1,172 @@
+/**
+ * The `coffer` command line: restic-style commands over the repository layer. Each command module
+ * only wires the layer's functions together; errors become exit codes in `exitCodeFor` alone.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { VERSION, removeLocks } from '../repo/index.js';
+import { type GlobalOptions, collect, collectRaw, openRepo, parseCount, say } from './context.js';
+import { EXIT, UsageError, exitCodeFor } from './exit-codes.js';
+import { backupCommand } from './commands/backup.js';
+import { checkCommand } from './commands/check.js';
+import { forgetCommand } from './commands/forget.js';
+import { initCommand } from './commands/init.js';
+import { keyAddCommand, keyListCommand, keyRemoveCommand } from './commands/key.js';
+import { pruneCommand } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
+import { snapshotsCommand } from './commands/snapshots.js';
+
+function count(value: string): number {
+  try {
+    return parseCount(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(EXIT.interrupted);
+    interrupted = true;
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let code = 0;
+  const program = new Command('coffer')
+    .description('Coffer: encrypted, deduplicated backups in restic-format repositories')
+    .version(VERSION)
+    .option('-r, --repo <location>', 'repository location (or COFFER_REPOSITORY)')
+    .option('--password-file <file>', 'read the repository password from a file (or COFFER_PASSWORD / COFFER_PASSWORD_FILE)')
+    .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'print nothing but errors')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const g = (): GlobalOptions => program.opts<GlobalOptions>();
+  const run = (fn: () => Promise<number>) => async (): Promise<void> => {
+    code = await fn();
+  };
+
+  program.command('init').description('create a new repository').action(run(() => initCommand(g())));
+
+  program.command('backup').description('create a snapshot of files or of standard input')
+    .argument('[paths...]', 'files and directories to back up')
+    .addOption(new Option('--type <type>', 'full | incremental | differential').choices(['full', 'incremental', 'differential']))
+    .option('--tag <tags>', 'add tags (repeatable, comma separated)', collect)
+    .option('--host <name>', 'hostname recorded in the snapshot')
+    .option('-e, --exclude <pattern>', 'exclude a pattern (repeatable)', collectRaw)
+    .option('--stdin', 'read the data to back up from standard input')
+    .option('--stdin-filename <name>', 'file name for the --stdin data', 'stdin')
+    .option('--parent <snapshot>', 'use this parent snapshot instead of choosing one')
+    .option('-f, --force', 'read every file (no parent)')
+    .option('--workers <n>', 'file-processing threads (default: one per core)')
+    .action(async (paths: string[], o: Record<string, unknown>) => {
+      code = await backupCommand(g(), paths, o, abort.signal);
+    });
+
+  program.command('snapshots').description('list snapshots')
+    .option('--host <name>', 'only snapshots of this host')
+    .option('--tag <tags>', 'only snapshots with these tags', collect)
+    .option('--path <path>', 'only snapshots including this path', collectRaw)
+    .option('--latest <n>', 'only the latest n snapshots', count)
+    .action(async (o: Record<string, unknown>) => {
+      code = await snapshotsCommand(g(), o);
+    });
+
+  program.command('restore').description('restore a snapshot')
+    .argument('<snapshot>', 'snapshot id (or prefix) or "latest"')
+    .option('-t, --target <dir>', 'directory to restore into')
+    .option('-i, --include <pattern>', 'restore only matching paths (repeatable)', collectRaw)
+    .option('-e, --exclude <pattern>', 'do not restore matching paths (repeatable)', collectRaw)
+    .option('--host <name>', 'for latest: only snapshots of this host')
+    .option('--path <path>', 'for latest: only snapshots including this path', collectRaw)
+    .option('--tag <tags>', 'for latest: only snapshots with these tags', collect)
+    .action(async (ref: string, o: Record<string, unknown>) => {
+      code = await restoreCommand(g(), ref, o, abort.signal);
+    });
+
+  program.command('check').description('check the repository for errors')
+    .option('--read-data', 'read and verify every pack')
+    .option('--read-data-subset <n/t|x%>', 'read and verify a subset of the packs')
+    .action(async (o: Record<string, unknown>) => {
+      code = await checkCommand(g(), o, abort.signal);
+    });
+
+  const forget = program.command('forget').description('remove snapshots according to a policy')
+    .option('-l, --keep-last <n>', 'keep the last n snapshots', count)
+    .option('-H, --keep-hourly <n>', 'keep the last n hourly snapshots', count)
+    .option('-d, --keep-daily <n>', 'keep the last n daily snapshots', count)
+    .option('-w, --keep-weekly <n>', 'keep the last n weekly snapshots', count)
+    .option('-m, --keep-monthly <n>', 'keep the last n monthly snapshots', count)
+    .option('-y, --keep-yearly <n>', 'keep the last n yearly snapshots', count);
+  for (const unit of ['', 'hourly', 'daily', 'weekly', 'monthly', 'yearly']) {
+    forget.option(`--keep-within${unit ? `-${unit}` : ''} <duration>`, `keep ${unit || 'all'} snapshots within the duration (e.g. 1y5m7d2h)`);
+  }
+  forget
+    .option('--keep-tag <tags>', 'keep snapshots with these tags (repeatable)', collectRaw)
+    .option('--host <name>', 'only consider snapshots of this host')
+    .option('--tag <tags>', 'only consider snapshots with these tags', collect)
+    .option('--path <path>', 'only consider snapshots including this path', collectRaw)
+    .option('-g, --group-by <fields>', 'group snapshots by host, paths and/or tags', 'host,paths')
+    .option('-n, --dry-run', 'only show what would be removed')
+    .option('--prune', 'run prune afterwards')
+    .option('--max-unused <pct>', 'for --prune: tolerated unused space', '5%')
+    .action(async (o: Record<string, unknown>) => {
+      code = await forgetCommand(g(), o, abort.signal);
+    });
+
+  program.command('prune').description('remove data not referenced by any snapshot')
+    .option('--max-unused <pct>', 'tolerated unused space, as a percentage of used space', '5%')
+    .option('-n, --dry-run', 'only show what would be removed')
+    .action(async (o: Record<string, unknown>) => {
+      code = await pruneCommand(g(), o, abort.signal);
+    });
+
+  const key = program.command('key').description('manage the repository\'s keys (passwords)');
+  key.command('list').description('list keys').action(run(() => keyListCommand(g())));
+  key.command('add').description('add a key (new password from COFFER_NEW_PASSWORD or --new-password-file)')
+    .option('--new-password-file <file>', 'file holding the new password')
+    .option('--user <name>', 'user name recorded in the key')
+    .option('--host <name>', 'host name recorded in the key')
+    .action(async (o: Record<string, unknown>) => {
+      code = await keyAddCommand(g(), o);
+    });
+  key.command('remove').description('remove a key').argument('<id>', 'key id or prefix')
+    .action(async (id: string) => {
+      code = await keyRemoveCommand(g(), id);
+    });
+
+  program.command('unlock').description('remove stale locks')
+    .option('--remove-all', 'remove all locks, even active ones')
+    .action(async (o: { removeAll?: boolean }) => {
+      const n = await removeLocks(await openRepo(g()), !!o.removeAll);
+      say(g(), `removed ${n} locks`);
+    });
+
+  program.command('serve').description('run the Coffer server')
+    .allowUnknownOption()
+    .action(() => {
+      throw new UsageError('the server (coffer serve) is not part of this build yet; see the README');
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.fatal;
+    if (err instanceof UsageError) {
+      process.stderr.write(`coffer: ${err.message}\n`);
+      return EXIT.fatal;
+    }
+    if (interrupted) {
+      process.stderr.write('coffer: interrupted\n');
+      return EXIT.interrupted;
+    }
+    const c = exitCodeFor(err);
+    process.stderr.write(`coffer: ${(err as Error).message ?? String(err)}\n`);
+    if (c === EXIT.fatal && process.env.COFFER_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return c;
+  }
+  return interrupted && code === 0 ? EXIT.interrupted : code;
+}
