@@ -18,7 +18,7 @@ import { type FileType, isNotFound } from '../storage/index.js';
 import { CRYPTO_OVERHEAD, open } from './crypto.js';
 import { CancelledError, IntegrityError } from './errors.js';
 import { type ID, hashId, isId, shortId } from './ids.js';
-import { MasterIndex, mapLimit } from './master-index.js';
+import { type BlobLocation, MasterIndex, mapLimit } from './master-index.js';
 import { type TreeNode, decodeTree } from './node.js';
 import { type PackedBlob, decodeHeader, plaintextLength } from './pack.js';
 import type { Repository } from './repository.js';
@@ -286,6 +286,8 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   const indexPacks = new Map<ID, PackedBlob[]>();
   /** Pack id → index files listing it. */
   const packIndexes = new Map<ID, ID[]>();
+  /** Tree id → further copies of the blob in other packs than the one the index returns. */
+  const treeCopies = new Map<ID, BlobLocation[]>();
   const indexNames: ID[] = [];
   for await (const f of backend.list('index')) indexNames.push(f.name);
   indexNames.sort();
@@ -322,6 +324,15 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       }
       packIndexes.set(p.id, [name]);
       indexPacks.set(p.id, p.blobs);
+      // The index keeps a blob's first location; remember other copies of trees to fall back on.
+      for (const b of p.blobs) {
+        const first = b.type === 'tree' ? index.lookup('tree', b.id) : undefined;
+        if (first && first.packId !== p.id) {
+          const alt = treeCopies.get(b.id);
+          if (alt) alt.push({ packId: p.id, blob: b });
+          else treeCopies.set(b.id, [{ packId: p.id, blob: b }]);
+        }
+      }
       index.addPack(p.id, p.blobs, false);
     }
     index.files.set(name, entries.map((p) => p.id));
@@ -402,18 +413,25 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     if (!loc) {
       error(snapFile, `${where}: not found in index`);
     } else {
+      let plain: Buffer | undefined;
+      // Every damaged copy is reported, but one good copy is enough to walk on (as restic loads blobs).
+      for (const l of [loc, ...(treeCopies.get(job.id) ?? [])]) {
+        try {
+          const sealed = await backend.load({ type: 'pack', name: l.packId }, l.blob.offset, l.blob.length);
+          plain = repo.decodeBlob(sealed, l.blob);
+          break;
+        } catch (err) {
+          error(fileName('pack', l.packId), `${where}: cannot load from pack ${l.packId}: ${errorMessage(err)}`);
+        }
+      }
       let nodes: TreeNode[] | undefined;
-      try {
-        const sealed = await backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
-        const plain = repo.decodeBlob(sealed, loc.blob);
+      if (plain) {
         try {
           nodes = decodeTree(plain, job.id).nodes;
         } catch (err) {
           // The blob matches its id, so the tree was written this way: a writer's bug, not damage.
           error(snapFile, `${where}: ${errorMessage(err)}`);
         }
-      } catch (err) {
-        error(fileName('pack', loc.packId), `${where}: cannot load from pack ${loc.packId}: ${errorMessage(err)}`);
       }
       if (nodes) {
         const problem = (msg: string): void => error(snapFile, `${where}: ${msg}`);

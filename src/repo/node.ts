@@ -3,6 +3,8 @@
  * `mode` is Go's `os.FileMode`: permission bits plus type and special bits in the high bits, not
  * the POSIX `st_mode`, so conversions live here and nowhere else.
  */
+import { IntegrityError } from './errors.js';
+import { goQuote, goUnquote } from './go-quote.js';
 import type { ID } from './ids.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
@@ -103,7 +105,8 @@ export function compareNames(a: string, b: string): number {
 
 /** restic terminates tree JSON with a newline; the blob id is the hash of these exact bytes. */
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  return Buffer.from(JSON.stringify({ nodes }) + '\n');
+  const quoted = nodes.map((n) => ({ ...n, name: goQuote(n.name) }));
+  return Buffer.from(JSON.stringify({ nodes: quoted }) + '\n');
 }
 
 export function decodeTree(plain: Buffer, id: ID): Tree {
@@ -111,9 +114,17 @@ export function decodeTree(plain: Buffer, id: ID): Tree {
   try {
     t = JSON.parse(plain.toString('utf8'));
   } catch {
-    throw new Error(`tree ${id}: invalid JSON`);
+    throw new IntegrityError(`tree ${id}: invalid JSON`);
   }
   const nodes = (t as { nodes?: unknown } | null)?.nodes;
-  if (!Array.isArray(nodes)) throw new Error(`tree ${id}: no node list`);
+  if (!Array.isArray(nodes)) throw new IntegrityError(`tree ${id}: no node list`);
+  for (const n of nodes as TreeNode[]) {
+    if (typeof n?.name !== 'string') throw new IntegrityError(`tree ${id}: node without a name`);
+    try {
+      n.name = goUnquote(n.name);
+    } catch (err) {
+      throw new IntegrityError(`tree ${id}: node name ${JSON.stringify(n.name)}: ${(err as Error).message}`);
+    }
+  }
   return { nodes: nodes as TreeNode[] };
 }
