@@ -281,6 +281,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
   /** Ancestors of targets get their real metadata but only the children leading to targets. */
   const targetNode = async (t: TargetNode, name: string, parentDir: ParentDir | undefined): Promise<Pending> => {
+    // As restic: a target matching an exclude pattern is skipped whole.
+    if (t.target && excludes.excludes(t.abs)) return { done: Promise.resolve(null) };
     let st: BigIntStats;
     try {
       st = lstatSync(t.abs, { bigint: true });

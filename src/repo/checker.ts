@@ -263,7 +263,9 @@ function joinPath(dir: string, name: string): string {
 }
 
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
-  const subset = !opts.readData && opts.readDataSubset !== undefined ? parseReadDataSubset(opts.readDataSubset) : undefined;
+  // Parsed even when readData makes it moot, so a bad value is never silently accepted.
+  const parsedSubset = opts.readDataSubset !== undefined ? parseReadDataSubset(opts.readDataSubset) : undefined;
+  const subset = opts.readData ? undefined : parsedSubset;
   const backend = repo.backend;
   const connections = Math.max(1, backend.capabilities().connections);
   const errors: CheckProblem[] = [];
@@ -304,7 +306,9 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
         error(file, `index ${name}: content does not match its name (SHA-256 is ${actual})`);
         return;
       }
-      const entries = parseIndexJSON(decodeUnpacked(repo.key, raw, `index ${name}`), (msg) => error(file, `index ${name}: ${msg}`));
+      const json = decodeUnpacked(repo.key, raw, `index ${name}`);
+      if (Array.isArray(json)) warn(file, `index ${name}: has the old format (a bare list of packs, restic < 0.8)`);
+      const entries = parseIndexJSON(json, (msg) => error(file, `index ${name}: ${msg}`));
       if (entries) loaded.set(name, entries);
     } catch (err) {
       error(file, `index ${name}: ${errorMessage(err)}`);

@@ -1,0 +1,96 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { restore } from './restorer.js';
+import { localRepo, putData, putRawTree, putSnapshot, putTree, tempDir, testNode } from './testing.js';
+
+/** Every path under `dir` (relative), to prove nothing appeared where it must not. */
+function listAll(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string): void => {
+    for (const n of fs.readdirSync(d)) {
+      const r = rel ? `${rel}/${n}` : n;
+      out.push(r);
+      const st = fs.lstatSync(path.join(d, n));
+      if (st.isDirectory()) walk(path.join(d, n), r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+describe('restore of hostile snapshots', () => {
+  const hostileNames = ['..', '.', '', '../escape', 'a/b', '/etc/passwd', 'nul\0byte'];
+
+  for (const name of hostileNames) {
+    it(`refuses a node named ${JSON.stringify(name)} and writes nothing outside the target`, async () => {
+      const work = tempDir();
+      const repo = await localRepo(work);
+      const data = await putData(repo, Buffer.from('pwned'));
+      const tree = await putTree(repo, [testNode({ name, type: 'file', size: 5, content: [data] })]);
+      const snap = await putSnapshot(repo, tree);
+      await repo.loadIndex();
+      const target = path.join(work, 'sandbox', 'target');
+      fs.mkdirSync(target, { recursive: true });
+      await expect(restore(repo, snap, { target })).rejects.toThrow(/unsafe entry name|outside the target/);
+      expect(listAll(path.join(work, 'sandbox'))).toEqual(['target']);
+    });
+  }
+
+  it('never writes through a symlink from the snapshot, even one named like a later directory', async () => {
+    const work = tempDir();
+    const repo = await localRepo(work);
+    const outside = path.join(work, 'outside');
+    fs.mkdirSync(outside);
+    const data = await putData(repo, Buffer.from('pwned'));
+    const inner = await putTree(repo, [testNode({ name: 'file', type: 'file', size: 5, content: [data] })]);
+    // Raw JSON: two entries with the same name, a symlink to outside and a directory.
+    const link = JSON.stringify(testNode({ name: 'evil', type: 'symlink', linktarget: outside }));
+    const dir = JSON.stringify(testNode({ name: 'evil', type: 'dir', subtree: inner }));
+    const tree = await putRawTree(repo, `{"nodes":[${link},${dir}]}\n`);
+    const snap = await putSnapshot(repo, tree);
+    await repo.loadIndex();
+    const target = path.join(work, 'target');
+    await expect(restore(repo, snap, { target })).rejects.toThrow(/duplicate entry name/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('does not follow a symlink planted in the target before the restore', async () => {
+    const work = tempDir();
+    const repo = await localRepo(work);
+    const outside = path.join(work, 'outside');
+    fs.mkdirSync(outside);
+    const data = await putData(repo, Buffer.from('pwned'));
+    const inner = await putTree(repo, [testNode({ name: 'file', type: 'file', size: 5, content: [data] })]);
+    const tree = await putTree(repo, [testNode({ name: 'dir', type: 'dir', subtree: inner }), testNode({ name: 'top', type: 'file', size: 5, content: [data] })]);
+    const snap = await putSnapshot(repo, tree);
+    await repo.loadIndex();
+    const target = path.join(work, 'target');
+    fs.mkdirSync(target);
+    fs.symlinkSync(outside, path.join(target, 'dir'));
+    fs.symlinkSync(path.join(outside, 'top'), path.join(target, 'top'));
+    await expect(restore(repo, snap, { target })).rejects.toThrow(/not a directory/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('creates absolute symlinks as links only, never as paths to write into', async () => {
+    const work = tempDir();
+    const repo = await localRepo(work);
+    const tree = await putTree(repo, [testNode({ name: 'abs', type: 'symlink', linktarget: '/etc' })]);
+    const snap = await putSnapshot(repo, tree);
+    await repo.loadIndex();
+    const target = path.join(work, 'target');
+    const r = await restore(repo, snap, { target });
+    expect(r.errors).toBe(0);
+    expect(fs.readlinkSync(path.join(target, 'abs'))).toBe('/etc');
+  });
+
+  it('rejects a file whose content blob is not in the index', async () => {
+    const work = tempDir();
+    const repo = await localRepo(work);
+    const tree = await putTree(repo, [testNode({ name: 'f', type: 'file', size: 3, content: ['ab'.repeat(32)] })]);
+    const snap = await putSnapshot(repo, tree);
+    await repo.loadIndex();
+    await expect(restore(repo, snap, { target: path.join(work, 't') })).rejects.toThrow(/not in the index/);
+  });
+});
