@@ -350,6 +350,38 @@ describe('check on a repository written by Coffer', () => {
   });
 });
 
+describe('check on index files in other shapes', () => {
+  it('accepts the old index format with a warning and reports invalid entries', async () => {
+    const backend = new MemoryBackend();
+    const repo = await Repository.init(backend, PW, { kdf: TEST_KDF });
+    const data = randomBytes(100);
+    await repo.blobSaver().save('data', data);
+    const tree = encodeTree([{
+      name: 'f', type: 'file', mtime: '2024-01-01T00:00:00Z', atime: '2024-01-01T00:00:00Z',
+      ctime: '2024-01-01T00:00:00Z', uid: 0, gid: 0, content: [hashId(data)], size: data.length,
+    }]);
+    await repo.blobSaver().save('tree', tree);
+    await repo.flush();
+    await repo.saveSnapshot({ time: '2024-01-01T00:00:00Z', tree: hashId(tree), paths: ['/src'] });
+    const names: ID[] = [];
+    for await (const f of backend.list('index')) names.push(f.name);
+    expect(names).toHaveLength(1);
+    const json = (await repo.loadUnpacked('index', names[0]!)) as { packs: unknown[] };
+    await backend.remove({ type: 'index', name: names[0]! });
+    // restic < 0.8 wrote a bare list of packs.
+    const oldId = await repo.saveUnpacked('index', json.packs);
+    const badId = await repo.saveUnpacked('index', {
+      packs: [{ id: hashId(Buffer.from('p')), blobs: [{ id: 'not-an-id', type: 'data', offset: 0, length: 40 }] }],
+    });
+
+    const r = await check(repo, { readData: true });
+    expect(r.warnings).toEqual([expect.objectContaining({ file: `index/${oldId}`, message: expect.stringMatching(/old format/) })]);
+    expect(r.errors).toEqual([expect.objectContaining({ file: `index/${badId}`, message: expect.stringMatching(/invalid blob entry/) })]);
+    expect(r.packsRead).toBe(2);
+    expect(r.trees).toBe(1);
+  });
+});
+
 describe('check with duplicate tree blobs', () => {
   it('reports a damaged copy but walks the tree through the good one', async () => {
     const dir = fs.mkdtempSync(path.join(tmpdir(), 'coffer-check-dup-'));

@@ -55,9 +55,17 @@ async function readLocks(repo: Repository, skip?: ID): Promise<{ id: ID; lock: L
   return out;
 }
 
-function conflict(others: { lock: LockJSON }[], exclusive: boolean): LockJSON | undefined {
-  for (const { lock } of others) {
-    if (isStale(lock)) continue;
+/**
+ * The first live lock that conflicts with the one we want. Stale locks are removed on the way, as
+ * newer restic versions do: a process killed mid-backup must not block the repository (for restic
+ * 0.14 too, which only ignores stale locks through `restic unlock`).
+ */
+async function conflict(repo: Repository, others: { id: ID; lock: LockJSON }[], exclusive: boolean): Promise<LockJSON | undefined> {
+  for (const { id, lock } of others) {
+    if (isStale(lock)) {
+      await repo.backend.remove({ type: 'lock', name: id }).catch(() => undefined);
+      continue;
+    }
     if (exclusive || lock.exclusive) return lock;
   }
   return undefined;
@@ -70,12 +78,12 @@ export class RepoLock {
   private constructor(private readonly repo: Repository, private id: ID, private readonly json: LockJSON) {}
 
   static async acquire(repo: Repository, exclusive: boolean): Promise<RepoLock> {
-    const existing = conflict(await readLocks(repo), exclusive);
+    const existing = await conflict(repo, await readLocks(repo), exclusive);
     if (existing) throw new LockConflictError(`repository is already locked: ${describe(existing)}`);
     const json = newLockJSON(exclusive);
     const id = await repo.saveUnpacked('lock', json);
     await new Promise((r) => setTimeout(r, RECHECK_DELAY_MS));
-    const racer = conflict(await readLocks(repo, id), exclusive);
+    const racer = await conflict(repo, await readLocks(repo, id), exclusive);
     if (racer) {
       await repo.backend.remove({ type: 'lock', name: id });
       throw new LockConflictError(`repository is already locked: ${describe(racer)}`);
