@@ -96,7 +96,9 @@ function baseNode(name: string, type: NodeType, st: BigIntStats): TreeNode {
     type,
     mode: goModeFromStMode(Number(st.mode)),
     mtime: formatTimeNs(st.mtimeNs),
-    atime: formatTimeNs(st.atimeNs),
+    // As restic without --with-atime: atime = mtime. Reading a directory updates its atime, so
+    // recording it would make every backup store new trees for unchanged directories.
+    atime: formatTimeNs(st.mtimeNs),
     ctime: formatTimeNs(st.ctimeNs),
     uid,
     gid,
@@ -106,7 +108,9 @@ function baseNode(name: string, type: NodeType, st: BigIntStats): TreeNode {
   const group = groupName(gid);
   if (group) node.group = group;
   node.inode = Number(st.ino);
-  node.device_id = Number(st.dev);
+  // As current restic: the device id only matters to pair hard links on restore, and it changes
+  // between mounts (LVM or btrfs snapshots), so recording it everywhere would churn trees.
+  if (type !== 'dir' && st.nlink > 1n) node.device_id = Number(st.dev);
   return node;
 }
 
@@ -151,7 +155,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     },
   });
 
-  if (opts.scan) void scanTotals(opts.paths.map((p) => path.resolve(p)), excludes).then((t) => {
+  // The scanner stops when the backup ends, so it never keeps the process (or the disk) busy.
+  const scanStop = new AbortController();
+  if (opts.scan) void scanTotals(opts.paths.map((p) => path.resolve(p)), excludes, scanStop.signal).then((t) => {
     progress.filesTotal = t.files;
     progress.bytesTotal = t.bytes;
   }, () => undefined);
@@ -310,6 +316,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     rootTree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
     await repo.flush();
   } finally {
+    scanStop.abort();
     await pool.close();
   }
 
@@ -359,11 +366,12 @@ function buildTargets(paths: string[]): TargetNode & { paths: Set<string> } {
 }
 
 /** Counts files and bytes the backup will see, for progress totals. Runs alongside the backup. */
-async function scanTotals(paths: string[], excludes: ExcludeMatcher): Promise<{ files: number; bytes: number }> {
+async function scanTotals(paths: string[], excludes: ExcludeMatcher, signal: AbortSignal): Promise<{ files: number; bytes: number }> {
   const { lstat, readdir } = await import('node:fs/promises');
   let files = 0;
   let bytes = 0;
   const visit = async (abs: string): Promise<void> => {
+    if (signal.aborted) throw new CancelledError('scan stopped');
     let st;
     try {
       st = await lstat(abs);

@@ -28,6 +28,11 @@ export class BlobSaver {
   private readonly uploads = new Set<Promise<void>>();
   private failure: unknown;
   private readonly connections: number;
+  /** Data pack buffers reused across packs: a backup allocates (connections + 1) of them, once. */
+  private readonly pool: Buffer[] = [];
+  private waitingForSlot = 0;
+  /** Told when blob producers should pause (all upload slots busy) and resume. */
+  onPressure: ((paused: boolean) => void) | undefined;
   packsWritten = 0;
   bytesUploaded = 0;
 
@@ -55,29 +60,52 @@ export class BlobSaver {
   }
 
   /** Adds a blob already compressed and sealed elsewhere (by a worker thread). */
-  async addSealed(type: BlobType, id: ID, sealed: Buffer, uncompressedLength: number): Promise<SaveResult> {
+  async addSealed(type: BlobType, id: ID, sealed: Uint8Array, uncompressedLength: number): Promise<SaveResult> {
     this.throwIfFailed();
     if (this.has(type, id)) return { stored: false, packedBytes: 0 };
     await this.addSealedForce(type, id, sealed, uncompressedLength);
     return { stored: true, packedBytes: sealed.length };
   }
 
-  /** Adds a sealed blob even if the index knows it: prune moves blobs out of packs it deletes. */
-  async addSealedForce(type: BlobType, id: ID, sealed: Buffer, uncompressedLength: number): Promise<void> {
+  private newPack(type: BlobType): PackWriter {
+    if (type === 'tree') return new PackWriter(type, Buffer.allocUnsafeSlow(256 * 1024));
+    // Room for the target size, one more blob's worth of header, and slack for the last blob.
+    return new PackWriter(type, this.pool.pop() ?? Buffer.allocUnsafeSlow(this.packSize + 1024 * 1024));
+  }
+
+  /**
+   * Adds a sealed blob even if the index knows it: prune moves blobs out of packs it deletes.
+   * The blob is copied into the open pack before this function first awaits, so the caller may
+   * reuse `sealed`'s memory as soon as the call returns its promise.
+   */
+  async addSealedForce(type: BlobType, id: ID, sealed: Uint8Array, uncompressedLength: number): Promise<void> {
     this.throwIfFailed();
     if (this.inFlight[type].has(id)) return;
     this.inFlight[type].add(id);
+    let full: PackWriter | undefined;
     let pack = this.open[type];
-    if (!pack) pack = this.open[type] = new PackWriter(type);
-    pack.add(id, sealed, uncompressedLength);
-    if (pack.byteLength >= this.packSize) {
-      this.open[type] = undefined;
-      await this.upload(pack);
+    if (pack && !pack.fits(sealed.length) && pack.count > 0) {
+      full = pack;
+      pack = undefined;
     }
+    if (!pack) pack = this.open[type] = this.newPack(type);
+    pack.add(id, sealed, uncompressedLength);
+    if (!full && pack.byteLength >= this.packSize) {
+      full = pack;
+      this.open[type] = undefined;
+    }
+    if (full) await this.upload(full);
   }
 
   private async upload(pack: PackWriter): Promise<void> {
-    while (this.uploads.size >= this.connections) await Promise.race(this.uploads);
+    if (this.uploads.size >= this.connections) {
+      if (this.waitingForSlot++ === 0) this.onPressure?.(true);
+      try {
+        while (this.uploads.size >= this.connections) await Promise.race(this.uploads);
+      } finally {
+        if (--this.waitingForSlot === 0) this.onPressure?.(false);
+      }
+    }
     this.throwIfFailed();
     const data = pack.finish(this.key);
     const packId = hashId(data);
@@ -87,6 +115,7 @@ export class BlobSaver {
         for (const b of pack.blobs) this.inFlight[pack.type].delete(b.id);
         this.packsWritten++;
         this.bytesUploaded += data.length;
+        if (pack.type === 'data' && pack.buffer.length === this.packSize + 1024 * 1024) this.pool.push(pack.buffer);
       },
       (err: unknown) => {
         this.failure ??= err;

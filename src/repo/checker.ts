@@ -159,6 +159,11 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Drops the subject from a thrown message when the problem's own text already names it. */
+function withoutPrefix(message: string, prefix: string): string {
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
 function fileName(type: FileType, id: ID): string {
   return `${type}/${id}`;
 }
@@ -206,16 +211,17 @@ function parseIndexJSON(json: unknown, report: (message: string) => void): Index
 }
 
 /** Reads and authenticates the header of a pack held in memory. */
-function headerFromPack(repo: Repository, buf: Buffer, what: string): PackedBlob[] {
-  if (buf.length < 4 + CRYPTO_OVERHEAD) throw new IntegrityError(`${what}: file too small (${buf.length} bytes)`);
+function headerFromPack(repo: Repository, buf: Buffer): PackedBlob[] {
+  const what = 'pack header';
+  if (buf.length < 4 + CRYPTO_OVERHEAD) throw new IntegrityError(`file too small for a pack (${buf.length} bytes)`);
   const headerLen = buf.readUInt32LE(buf.length - 4);
   if (headerLen < CRYPTO_OVERHEAD || headerLen + 4 > buf.length) {
     throw new IntegrityError(`${what}: invalid header length ${headerLen} for a file of ${buf.length} bytes`);
   }
   const dataEnd = buf.length - 4 - headerLen;
-  const blobs = decodeHeader(open(repo.key, buf.subarray(dataEnd, buf.length - 4), `${what} header`), what);
+  const blobs = decodeHeader(open(repo.key, buf.subarray(dataEnd, buf.length - 4), what), what);
   const end = blobs.length > 0 ? blobs.at(-1)!.offset + blobs.at(-1)!.length : 0;
-  if (end !== dataEnd) throw new IntegrityError(`${what}: header describes ${end} bytes of blobs, file has ${dataEnd}`);
+  if (end !== dataEnd) throw new IntegrityError(`${what} describes ${end} bytes of blobs, file has ${dataEnd}`);
   return blobs;
 }
 
@@ -303,15 +309,15 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       const raw = await backend.load({ type: 'index', name });
       const actual = hashId(raw);
       if (actual !== name) {
-        error(file, `index ${name}: content does not match its name (SHA-256 is ${actual})`);
+        error(file, `content does not match its name (SHA-256 is ${actual})`);
         return;
       }
-      const json = decodeUnpacked(repo.key, raw, `index ${name}`);
-      if (Array.isArray(json)) warn(file, `index ${name}: has the old format (a bare list of packs, restic < 0.8)`);
-      const entries = parseIndexJSON(json, (msg) => error(file, `index ${name}: ${msg}`));
+      const json = decodeUnpacked(repo.key, raw, 'index file');
+      if (Array.isArray(json)) warn(file, `has the old format (a bare list of packs, restic < 0.8)`);
+      const entries = parseIndexJSON(json, (msg) => error(file, msg));
       if (entries) loaded.set(name, entries);
     } catch (err) {
-      error(file, `index ${name}: ${errorMessage(err)}`);
+      error(file, errorMessage(err));
     } finally {
       progress('index', ++done, indexNames.length);
     }
@@ -343,7 +349,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   }
   loaded.clear();
   for (const [packId, files] of packIndexes) {
-    if (files.length > 1) warn(fileName('pack', packId), `pack ${packId}: contained in several indexes: ${files.map(shortId).join(', ')}`);
+    if (files.length > 1) warn(fileName('pack', packId), `contained in several indexes: ${files.map(shortId).join(', ')}`);
   }
 
   // ---- 2. packs: listing against the index ----
@@ -356,18 +362,18 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     const file = fileName('pack', packId);
     const size = listed.get(packId);
     if (size === undefined) {
-      error(file, `pack ${packId}: does not exist (listed in index ${packIndexes.get(packId)!.map(shortId).join(', ')})`);
+      error(file, `does not exist (listed in index ${packIndexes.get(packId)!.map(shortId).join(', ')})`);
     } else {
       const expected = expectedPackSize(blobs);
-      if (size !== expected) error(file, `pack ${packId}: unexpected file size: got ${size}, expected ${expected} from the index`);
+      if (size !== expected) error(file, `unexpected file size: got ${size}, expected ${expected} from the index`);
     }
     if (blobs.some((b) => b.type === 'tree') && blobs.some((b) => b.type === 'data')) {
-      warn(file, `pack ${packId}: contains a mix of tree and data blobs`);
+      warn(file, `contains a mix of tree and data blobs`);
     }
     progress('packs', ++done, indexPacks.size);
   }
   for (const packId of listed.keys()) {
-    if (!indexPacks.has(packId)) warn(fileName('pack', packId), `pack ${packId}: not referenced in any index`);
+    if (!indexPacks.has(packId)) warn(fileName('pack', packId), 'not referenced in any index');
   }
 
   // ---- 3. snapshots and trees ----
@@ -385,12 +391,12 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       const raw = await backend.load({ type: 'snapshot', name });
       const actual = hashId(raw);
       if (actual !== name) {
-        error(file, `snapshot ${name}: content does not match its name (SHA-256 is ${actual})`);
+        error(file, `content does not match its name (SHA-256 is ${actual})`);
         return;
       }
-      snapshots.push(parseSnapshot(decodeUnpacked(repo.key, raw, `snapshot ${name}`), name));
+      snapshots.push(parseSnapshot(decodeUnpacked(repo.key, raw, 'snapshot file'), name));
     } catch (err) {
-      error(file, `snapshot ${name}: ${errorMessage(err)}`);
+      error(file, errorMessage(err));
     } finally {
       progress('snapshots', ++done, snapshotNames.length);
     }
@@ -425,7 +431,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
           plain = repo.decodeBlob(sealed, l.blob);
           break;
         } catch (err) {
-          error(fileName('pack', l.packId), `${where}: cannot load from pack ${l.packId}: ${errorMessage(err)}`);
+          error(fileName('pack', l.packId), `${where}: cannot load: ${withoutPrefix(errorMessage(err), `blob ${job.id}: `)}`);
         }
       }
       let nodes: TreeNode[] | undefined;
@@ -471,7 +477,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     await mapLimit(selected, connections, async (packId) => {
       cancelled();
       const problems = await checkPackData(repo, packId, indexPacks.get(packId)!);
-      for (const msg of problems) error(fileName('pack', packId), `pack ${packId}: ${msg}`);
+      for (const msg of problems) error(fileName('pack', packId), msg);
       packsRead++;
       progress('read-data', ++done, selected.length);
     });
@@ -556,7 +562,6 @@ function checkNodes(nodes: readonly unknown[], index: MasterIndex, usedData: Set
  */
 async function checkPackData(repo: Repository, packId: ID, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
   const problems: string[] = [];
-  const what = `pack ${packId}`;
   let buf: Buffer;
   try {
     buf = await repo.backend.load({ type: 'pack', name: packId });
@@ -579,7 +584,7 @@ async function checkPackData(repo: Repository, packId: ID, indexBlobs: readonly 
 
   // The header, compared entry by entry with the index.
   try {
-    const header = headerFromPack(repo, buf, what);
+    const header = headerFromPack(repo, buf);
     const headerSize = headerSizeFor(header);
     const expected = headerSizeFor(indexBlobs);
     if (headerSize !== expected) problems.push(`header size does not match the index: header has ${headerSize} bytes, index implies ${expected}`);
@@ -599,7 +604,7 @@ async function checkPackData(repo: Repository, packId: ID, indexBlobs: readonly 
       if (inIndex.has(blobKey(b))) problems.push(`${describeBlob(b)} listed in the index is not in the pack header`);
     }
   } catch (err) {
-    problems.push(`header: ${errorMessage(err)}`);
+    problems.push(errorMessage(err));
   }
 
   // Every blob the index points into this pack: what restore and prune rely on.
@@ -611,7 +616,7 @@ async function checkPackData(repo: Repository, packId: ID, indexBlobs: readonly 
     try {
       repo.decodeBlob(buf.subarray(b.offset, b.offset + b.length), b);
     } catch (err) {
-      problems.push(`${describeBlob(b)}: ${errorMessage(err)}`);
+      problems.push(`${describeBlob(b)}: ${withoutPrefix(errorMessage(err), `blob ${b.id}: `)}`);
     }
   }
   return problems;

@@ -6,13 +6,16 @@
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { compressBlob } from './compression.js';
-import { type MasterKey, seal } from './crypto.js';
+import { CRYPTO_OVERHEAD, type MasterKey, sealInto } from './crypto.js';
 import { Chunker, MAX_CHUNK, MIN_CHUNK, chunkFileSync } from './chunker.js';
 import { type ID, hashId } from './ids.js';
 
 export interface EmittedBlob {
   id: ID;
-  sealed: Buffer;
+  /** Length of the sealed blob: payload + 32 bytes of IV and MAC. */
+  sealedLength: number;
+  /** Seals the blob into `out` at `offset`; called once, synchronously, by the receiver of `emit`. */
+  sealInto(out: Uint8Array, offset: number): void;
   /** Plaintext length when compressed; 0 when stored uncompressed. */
   uncompressedLength: number;
   plainLength: number;
@@ -55,7 +58,14 @@ export class FileProcessor {
     if (!this.known.has(id)) {
       this.known.add(id);
       const compressed = this.compress ? compressBlob(data) : null;
-      emit({ id, sealed: seal(this.key, compressed ?? data), uncompressedLength: compressed ? data.length : 0, plainLength: data.length });
+      const payload = compressed ?? data;
+      emit({
+        id,
+        sealedLength: payload.length + CRYPTO_OVERHEAD,
+        sealInto: (out, offset) => sealInto(this.key, payload, out, offset),
+        uncompressedLength: compressed ? data.length : 0,
+        plainLength: data.length,
+      });
     }
     return id;
   }

@@ -9,7 +9,7 @@ import type { BlobSaver } from './blob-saver.js';
 import type { MasterKey } from './crypto.js';
 import { type EmittedBlob, FileProcessor, type FileResult } from './file-processor.js';
 import type { ID } from './ids.js';
-import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
+import { type FromWorker, RING_SIZE, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 export interface PoolOptions {
   key: MasterKey;
@@ -40,11 +40,11 @@ interface PendingJob {
 
 interface WorkerState {
   worker: Worker;
-  credit: Int32Array;
+  ring: SharedArrayBuffer;
+  released: BigInt64Array;
   inFlight: number;
 }
 
-const MAX_OUTSTANDING_BYTES = 32 * 1024 * 1024;
 /** Files queued per worker: enough to hide message latency, few enough to balance the load. */
 const QUEUE_PER_WORKER = 16;
 
@@ -65,31 +65,48 @@ export class FileSaverPool {
   private readonly inline: FileProcessor | undefined;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
+  private closing = false;
+
+  private readonly count: number;
 
   constructor(private readonly opts: PoolOptions) {
-    const count = opts.workers ?? defaultWorkerCount();
-    if (count === 0) {
-      this.inline = new FileProcessor(opts.key, opts.polynomial, opts.compress, new Set(opts.known));
-      return;
-    }
-    const known = [...opts.known];
+    this.count = opts.workers ?? defaultWorkerCount();
+    if (this.count === 0) this.inline = new FileProcessor(opts.key, opts.polynomial, opts.compress, new Set(opts.known));
+  }
+
+  /** Workers start with the first file to read: a no-change backup never pays for them. */
+  private startWorkers(): void {
+    const known = [...this.opts.known];
     const entry = workerEntry();
-    for (let i = 0; i < count; i++) {
-      const credit = new SharedArrayBuffer(4);
+    const paused = new Int32Array(new SharedArrayBuffer(4));
+    this.opts.saver.onPressure = (on) => {
+      Atomics.store(paused, 0, on ? 1 : 0);
+      if (!on) Atomics.notify(paused, 0);
+    };
+    for (let i = 0; i < this.count; i++) {
+      const ring = new SharedArrayBuffer(RING_SIZE);
+      const released = new SharedArrayBuffer(8);
       const init: WorkerInit = {
-        key: { encrypt: opts.key.encrypt, macK: opts.key.macK, macR: opts.key.macR },
-        polynomial: opts.polynomial,
-        compress: opts.compress,
+        key: { encrypt: this.opts.key.encrypt, macK: this.opts.key.macK, macR: this.opts.key.macR },
+        polynomial: this.opts.polynomial,
+        compress: this.opts.compress,
         known,
-        credit,
-        maxOutstandingBytes: MAX_OUTSTANDING_BYTES,
+        ring,
+        released,
+        paused: paused.buffer as SharedArrayBuffer,
       };
-      const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv });
-      const state: WorkerState = { worker, credit: new Int32Array(credit), inFlight: 0 };
+      const worker = new Worker(entry.url, {
+        workerData: init,
+        execArgv: entry.execArgv,
+        // Workers allocate little on the JS heap (blob bytes live in native buffers): a small young
+        // generation keeps each isolate's footprint near its floor instead of tens of MiB.
+        resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      });
+      const state: WorkerState = { worker, ring, released: new BigInt64Array(released), inFlight: 0 };
       worker.on('message', (msg: FromWorker) => this.onMessage(state, msg));
       worker.on('error', (err) => this.fail(err));
       worker.on('exit', (code) => {
-        if (code !== 0) this.fail(new Error(`file worker exited with code ${code}`));
+        if (code !== 0 && !this.closing) this.fail(new Error(`file worker exited with code ${code}`));
       });
       this.workers.push(state);
     }
@@ -112,15 +129,13 @@ export class FileSaverPool {
     const job = this.jobs.get(msg.job);
     if (!job) return;
     if (msg.kind === 'blob') {
-      const sealed = Buffer.from(msg.sealed.buffer, msg.sealed.byteOffset, msg.sealed.byteLength);
-      const save = this.opts.saver.addSealed('data', msg.id, sealed, msg.uncompressedLength).then(
-        (r) => {
-          if (r.stored) this.opts.onBlob?.(msg.plainLength, r.packedBytes);
-        },
-      ).finally(() => {
-        Atomics.sub(state.credit, 0, sealed.length);
-        Atomics.notify(state.credit, 0);
+      const sealed = new Uint8Array(state.ring, msg.offset, msg.length);
+      const save = this.opts.saver.addSealed('data', msg.id, sealed, msg.uncompressedLength).then((r) => {
+        if (r.stored) this.opts.onBlob?.(msg.plainLength, r.packedBytes);
       });
+      // addSealed has copied the blob by the time it returns its promise: the slot is free.
+      Atomics.store(state.released, 0, BigInt(msg.releaseTo));
+      Atomics.notify(state.released, 0);
       job.saves.push(save);
       return;
     }
@@ -143,6 +158,7 @@ export class FileSaverPool {
   async submit(path: string): Promise<{ done: Promise<FileResult> }> {
     if (this.failure) throw this.failure;
     if (this.inline) return { done: this.processInline(path) };
+    if (this.workers.length === 0) this.startWorkers();
     let best: WorkerState | undefined;
     for (;;) {
       best = undefined;
@@ -163,22 +179,28 @@ export class FileSaverPool {
   }
 
   private async processInline(path: string): Promise<FileResult> {
-    const blobs: EmittedBlob[] = [];
+    // Inline mode is for tests and tiny jobs: blobs are sealed into their own buffers as produced.
+    const blobs: { b: EmittedBlob; sealed: Buffer }[] = [];
     let result: FileResult;
     try {
-      result = this.inline!.processFile(path, (b) => blobs.push(b));
+      result = this.inline!.processFile(path, (b) => {
+        const sealed = Buffer.allocUnsafe(b.sealedLength);
+        b.sealInto(sealed, 0);
+        blobs.push({ b, sealed });
+      });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new FileReadError(path, e.message, e.code);
     }
-    for (const b of blobs) {
-      const r = await this.opts.saver.addSealed('data', b.id, b.sealed, b.uncompressedLength);
+    for (const { b, sealed } of blobs) {
+      const r = await this.opts.saver.addSealed('data', b.id, sealed, b.uncompressedLength);
       if (r.stored) this.opts.onBlob?.(b.plainLength, r.packedBytes);
     }
     return result;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }

@@ -8,6 +8,7 @@ import type { Repository } from './repository.js';
 
 export class ParentDir {
   private readonly byName = new Map<string, TreeNode>();
+  private subdirs: Map<string, Promise<ParentDir | undefined>> | undefined;
 
   constructor(private readonly trees: ParentTrees, nodes: TreeNode[]) {
     for (const n of nodes) this.byName.set(n.name, n);
@@ -17,10 +18,25 @@ export class ParentDir {
     return this.byName.get(name);
   }
 
-  async subdir(name: string): Promise<ParentDir | undefined> {
-    const n = this.byName.get(name);
-    if (n?.type !== 'dir' || !n.subtree) return undefined;
-    return this.trees.load(n.subtree);
+  /**
+   * The parent tree of a subdirectory. The first call starts loading all sibling subtrees at once:
+   * the walk will visit them next, and one round trip per directory would otherwise dominate a
+   * no-change backup. Only one level is fetched ahead, so memory stays bounded by directory width.
+   */
+  subdir(name: string): Promise<ParentDir | undefined> {
+    if (!this.subdirs) {
+      this.subdirs = new Map();
+      for (const [childName, n] of this.byName) {
+        if (n.type === 'dir' && n.subtree) {
+          const loading = this.trees.load(n.subtree);
+          loading.catch(() => undefined);
+          this.subdirs.set(childName, loading);
+        }
+      }
+    }
+    const p = this.subdirs.get(name);
+    this.subdirs.delete(name);
+    return p ?? Promise.resolve(undefined);
   }
 }
 

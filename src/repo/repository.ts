@@ -110,7 +110,7 @@ export class Repository {
   decodeBlob(sealed: Buffer, blob: PackedBlob): Buffer {
     let plain = open(this.key, sealed, `blob ${blob.id}`);
     if (blob.uncompressedLength > 0) {
-      plain = zstdDecompress(plain, `blob ${blob.id}`);
+      plain = zstdDecompress(plain, `blob ${blob.id}`, blob.uncompressedLength);
       if (plain.length !== blob.uncompressedLength) {
         throw new IntegrityError(`blob ${blob.id}: decompressed to ${plain.length} bytes, index says ${blob.uncompressedLength}`);
       }

@@ -1,14 +1,26 @@
-/** Messages between the backup's main thread and its file-processing workers. */
+/**
+ * Messages between the backup's main thread and its file-processing workers.
+ *
+ * Sealed blobs travel through a per-worker ring in shared memory instead of being transferred:
+ * the main thread copies each blob into its pack and releases the slot at once, so no per-blob
+ * buffer is left for the garbage collector and memory stays flat however much data passes.
+ */
 import type { ID } from './ids.js';
+
+/** Big enough for the largest sealed chunk (8 MiB + 32) with room to keep the worker busy. */
+export const RING_SIZE = 12 * 1024 * 1024;
 
 export interface WorkerInit {
   key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };
   polynomial: string;
   compress: boolean;
   known: ID[];
-  /** Int32[0]: sealed bytes this worker has posted that the main thread has not yet packed. */
-  credit: SharedArrayBuffer;
-  maxOutstandingBytes: number;
+  /** RING_SIZE bytes of sealed blobs. */
+  ring: SharedArrayBuffer;
+  /** BigInt64[0]: ring bytes the main thread has released (monotonic). */
+  released: SharedArrayBuffer;
+  /** Int32[0]: 1 while the pack uploader is saturated; shared by all workers. */
+  paused: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -16,6 +28,7 @@ export type ToWorker =
   | { kind: 'known'; ids: ID[] };
 
 export type FromWorker =
-  | { kind: 'blob'; job: number; id: ID; sealed: Uint8Array; uncompressedLength: number; plainLength: number }
+  /** A sealed blob at `offset` in the ring; once packed, the main thread releases up to `releaseTo`. */
+  | { kind: 'blob'; job: number; id: ID; offset: number; length: number; releaseTo: number; uncompressedLength: number; plainLength: number }
   | { kind: 'done'; job: number; content: ID[]; size: number }
   | { kind: 'failed'; job: number; message: string; code?: string };

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { type BackupType, backup, backupStream, chooseParent, isBackupType, shortId, withLock } from '../../repo/index.js';
+import { type BackupType, RepoLock, backup, backupStream, chooseParent, isBackupType, shortId } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { ProgressPrinter, formatBytes } from '../progress.js';
@@ -26,8 +26,12 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
   const host = o.host ?? hostname();
   const tags = [...(o.tag ?? []), ...(o.type ? [type] : [])];
   const repo = await openRepo(g);
-  return withLock(repo, false, async () => {
-    await repo.loadIndex();
+  // Loading the index overlaps the lock's settle delay; both must succeed before anything is written.
+  const [locked, indexed] = await Promise.allSettled([RepoLock.acquire(repo, false), repo.loadIndex()]);
+  if (locked.status === 'rejected') throw locked.reason;
+  const lock = locked.value;
+  try {
+    if (indexed.status === 'rejected') throw indexed.reason;
     const absPaths = o.stdin ? [`/${o.stdinFilename ?? 'stdin'}`] : paths.map((p) => path.resolve(p));
     const parent = o.force ? undefined : o.parent ? await repo.findSnapshot(o.parent) : await chooseParent(repo, type, host, absPaths);
     if (parent && !g.json) say(g, `using parent snapshot ${shortId(parent.id)}`);
@@ -71,5 +75,7 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
       return EXIT.partial;
     }
     return EXIT.ok;
-  });
+  } finally {
+    await lock.release();
+  }
 }
