@@ -53,14 +53,30 @@ export class MasterIndex {
     yield* this.tree.values();
   }
 
+  /** Other copies of blobs stored more than once, for reading around a damaged copy. */
+  private readonly extraCopies = new Map<string, BlobLocation[]>();
+
   /** Adds a pack's blobs. A blob already known elsewhere keeps its first location (a duplicate). */
   addPack(packId: ID, blobs: readonly PackedBlob[], pending: boolean): void {
     if (!this.packs.has(packId) && pending) this.pending.push(packId);
     this.packs.set(packId, [...blobs]);
     for (const blob of blobs) {
       const m = this.map(blob.type);
-      if (!m.has(blob.id)) m.set(blob.id, { packId, blob });
+      const first = m.get(blob.id);
+      if (!first) m.set(blob.id, { packId, blob });
+      else if (first.packId !== packId) {
+        const key = `${blob.type}:${blob.id}`;
+        const extra = this.extraCopies.get(key) ?? [];
+        extra.push({ packId, blob });
+        this.extraCopies.set(key, extra);
+      }
     }
+  }
+
+  /** Every stored copy of a blob, the primary one first. */
+  lookupAll(type: BlobType, id: ID): BlobLocation[] {
+    const first = this.lookup(type, id);
+    return first ? [first, ...(this.extraCopies.get(`${type}:${id}`) ?? [])] : [];
   }
 
   get pendingPacks(): number {
@@ -131,13 +147,17 @@ export async function writeIndexFiles(backend: Backend, key: MasterKey, compress
   return written;
 }
 
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
 function parseIndexFile(json: unknown, name: ID): IndexFileJSON {
-  const j = json as Partial<IndexFileJSON> | null;
+  // restic before 0.8 wrote a bare list of packs; restic still reads that format, so do we.
+  const j = (Array.isArray(json) ? { packs: json } : json) as Partial<IndexFileJSON> | null;
   if (!j || !Array.isArray(j.packs)) throw new IntegrityError(`index ${name}: invalid shape`);
   for (const p of j.packs) {
     if (!isId(p?.id) || !Array.isArray(p.blobs)) throw new IntegrityError(`index ${name}: invalid pack entry`);
     for (const b of p.blobs) {
-      if (!isId(b?.id) || (b.type !== 'data' && b.type !== 'tree') || !Number.isInteger(b.offset) || !Number.isInteger(b.length)) {
+      if (!isId(b?.id) || (b.type !== 'data' && b.type !== 'tree') || !isCount(b.offset) || !isCount(b.length) ||
+          (b.uncompressed_length !== undefined && !isCount(b.uncompressed_length))) {
         throw new IntegrityError(`index ${name}: invalid blob entry in pack ${p.id}`);
       }
     }

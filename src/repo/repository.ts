@@ -119,11 +119,20 @@ export class Repository {
     return plain;
   }
 
+  /** Loads and verifies a blob; a damaged copy is skipped when the blob is stored elsewhere too. */
   async loadBlob(type: BlobType, id: ID): Promise<Buffer> {
-    const loc = this.index.lookup(type, id);
-    if (!loc) throw new NotFoundInRepoError(`${type} blob ${id} not found in index`);
-    const sealed = await this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
-    return this.decodeBlob(sealed, loc.blob);
+    const copies = this.index.lookupAll(type, id);
+    if (copies.length === 0) throw new NotFoundInRepoError(`${type} blob ${id} not found in index`);
+    let lastError: unknown;
+    for (const loc of copies) {
+      try {
+        const sealed = await this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
+        return this.decodeBlob(sealed, loc.blob);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
   }
 
   blobSize(type: BlobType, id: ID): number | undefined {

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileExcludes } from './exclude.js';
-import { IntegrityError } from './errors.js';
+import { CancelledError, IntegrityError } from './errors.js';
 import type { ID } from './ids.js';
 import { mapLimit } from './master-index.js';
 import { type TreeNode, chmodBitsFromGoMode, decodeTree } from './node.js';
@@ -173,7 +173,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
   await mapLimit(packIds, connections, async (packId) => {
-    if (opts.signal?.aborted) throw new Error('restore cancelled');
+    if (opts.signal?.aborted) throw new CancelledError('restore cancelled');
     const work = packs.get(packId)!;
     const blobs = [...work.blobs.values()].sort((a, b) => a.blob.offset - b.blob.offset);
     // Read runs of blobs that lie close together in one request; skip large gaps.

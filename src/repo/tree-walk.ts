@@ -1,4 +1,5 @@
 /** Visits every tree reachable from a set of roots once, collecting the blobs they use. */
+import { CancelledError } from './errors.js';
 import type { ID } from './ids.js';
 import { decodeTree } from './node.js';
 import type { Repository } from './repository.js';
@@ -16,7 +17,7 @@ export async function findUsedBlobs(repo: Repository, roots: Iterable<ID>, signa
     queue.push(r);
   }
   while (queue.length > 0) {
-    if (signal?.aborted) throw new Error('cancelled');
+    if (signal?.aborted) throw new CancelledError('cancelled');
     const id = queue.pop()!;
     const tree = decodeTree(await repo.loadBlob('tree', id), id);
     for (const node of tree.nodes) {

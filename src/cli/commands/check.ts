@@ -1,6 +1,6 @@
 import { check, withLock } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, UsageError } from '../exit-codes.js';
 
 export interface CheckCommandOptions {
   readData?: boolean;
@@ -8,6 +8,7 @@ export interface CheckCommandOptions {
 }
 
 export async function checkCommand(g: GlobalOptions, o: CheckCommandOptions, signal: AbortSignal): Promise<number> {
+  if (o.readData && o.readDataSubset) throw new UsageError('--read-data and --read-data-subset cannot be used together');
   const repo = await openRepo(g);
   return withLock(repo, false, async () => {
     const r = await check(repo, {
