@@ -150,17 +150,12 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   // ---- create directories and empty files ----
   await ensureRealDir(target, target);
   for (const d of dirs) await ensureRealDir(d.abs, target);
+  const writer = new FileWriter();
   for (const f of files) {
-    if (f.linkTo) continue;
-    // O_NOFOLLOW: a symlink planted at this name (by an earlier, hostile restore) is refused.
-    const fd = fs.openSync(f.abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      const size = f.node.size ?? 0;
-      if (size > 0) fs.ftruncateSync(fd, size);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (f.remaining === 0) finishFile(f);
+    if (f.linkTo || f.remaining > 0) continue;
+    // Empty files now; the others are created by their first write.
+    writer.create(f.abs);
+    finishFile(f);
   }
 
   function finishFile(f: PlannedFile): void {
@@ -182,13 +177,14 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
       for (const blob of run.blobs) {
         const plain = repo.decodeBlob(data.subarray(blob.offset - run.start, blob.offset - run.start + blob.length), blob);
         for (const t of work.blobs.get(blob.id)!.targets) {
-          writeAt(t.file.abs, plain, t.offset);
-          if (--t.file.remaining === 0) finishFile(t.file);
+          const last = --t.file.remaining === 0;
+          writer.write(t.file, plain, t.offset, last);
+          if (last) finishFile(t.file);
         }
       }
     }
     packs.delete(packId);
-  });
+  }).finally(() => writer.closeAll());
 
   // ---- hard links, symlinks, special files, then metadata (files before their directories) ----
   for (const f of files) {
@@ -222,13 +218,50 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   return { ...progress, errors };
 }
 
-function writeAt(abs: string, data: Buffer, offset: number): void {
-  const fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-  try {
+const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
+/** Files spanning several packs stay open between writes, up to this many at once. */
+const MAX_OPEN_FILES = 64;
+
+/**
+ * Writes restored content. Each file is created (truncated) by its first write and kept open
+ * until its last blob is written, so a file costs one open however many blobs it has. O_NOFOLLOW:
+ * a symlink planted at a file's name (by a hostile snapshot or an earlier restore) is refused.
+ */
+class FileWriter {
+  private readonly open = new Map<PlannedFile, number>();
+  private readonly created = new Set<PlannedFile>();
+
+  create(abs: string): void {
+    fs.closeSync(fs.openSync(abs, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600));
+  }
+
+  write(f: PlannedFile, data: Buffer, offset: number, last: boolean): void {
+    let fd = this.open.get(f);
+    if (fd === undefined) {
+      const first = !this.created.has(f);
+      fd = fs.openSync(f.abs, first ? O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW, 0o600);
+      if (first && !last) this.created.add(f);
+      if (!last) {
+        if (this.open.size >= MAX_OPEN_FILES) {
+          const [oldest, oldFd] = this.open.entries().next().value as [PlannedFile, number];
+          fs.closeSync(oldFd);
+          this.open.delete(oldest);
+        }
+        this.open.set(f, fd);
+      }
+    }
     let done = 0;
     while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
-  } finally {
-    fs.closeSync(fd);
+    if (last) {
+      fs.closeSync(fd);
+      this.open.delete(f);
+      this.created.delete(f);
+    }
+  }
+
+  closeAll(): void {
+    for (const fd of this.open.values()) fs.closeSync(fd);
+    this.open.clear();
   }
 }
 
