@@ -315,6 +315,9 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const nodes = await Promise.all(children.map((c) => c.done));
     rootTree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
     await repo.flush();
+  } catch (err) {
+    saver.discard();
+    throw err;
   } finally {
     scanStop.abort();
     await pool.close();

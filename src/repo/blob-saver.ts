@@ -1,15 +1,18 @@
 /**
  * Fills packs with sealed blobs, one open pack per blob type (format v2 requires data and tree
  * blobs in separate packs), and uploads full packs with at most `connections` uploads in flight.
+ * Packs are written to temporary files as blobs arrive (`PackFile`), so no pack is held in memory.
  * `add` waits while uploads are saturated, which is the pipeline's backpressure towards the
- * workers that produce blobs: memory stays bounded by (connections + 2) packs.
+ * workers that produce blobs (they are paused through `onPressure`).
  */
+import { tmpdir } from 'node:os';
 import type { Backend } from '../storage/index.js';
 import { compressBlob } from './compression.js';
 import { type MasterKey, seal } from './crypto.js';
 import { type ID, hashId } from './ids.js';
 import type { MasterIndex } from './master-index.js';
-import { type BlobType, PackWriter } from './pack.js';
+import type { BlobType } from './pack.js';
+import { PackFile } from './pack-file.js';
 
 /** restic's default pack size since 0.14. */
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
@@ -22,14 +25,13 @@ export interface SaveResult {
 }
 
 export class BlobSaver {
-  private readonly open: Record<BlobType, PackWriter | undefined> = { data: undefined, tree: undefined };
+  private readonly open: Record<BlobType, PackFile | undefined> = { data: undefined, tree: undefined };
   /** Ids saved this session but whose pack is not uploaded yet: dedup must see them too. */
   private readonly inFlight: Record<BlobType, Set<ID>> = { data: new Set(), tree: new Set() };
   private readonly uploads = new Set<Promise<void>>();
   private failure: unknown;
   private readonly connections: number;
-  /** Data pack buffers reused across packs: a backup allocates (connections + 1) of them, once. */
-  private readonly pool: Buffer[] = [];
+  private readonly tempDir: string;
   private waitingForSlot = 0;
   /** Told when blob producers should pause (all upload slots busy) and resume. */
   onPressure: ((paused: boolean) => void) | undefined;
@@ -43,7 +45,9 @@ export class BlobSaver {
     private readonly compress: boolean,
     private readonly packSize = DEFAULT_PACK_SIZE,
   ) {
-    this.connections = Math.max(1, backend.capabilities().connections);
+    const caps = backend.capabilities();
+    this.connections = Math.max(1, caps.connections);
+    this.tempDir = caps.tempDir ?? tmpdir();
   }
 
   /** Known in the repository or in this session's packs. */
@@ -67,37 +71,25 @@ export class BlobSaver {
     return { stored: true, packedBytes: sealed.length };
   }
 
-  private newPack(type: BlobType): PackWriter {
-    if (type === 'tree') return new PackWriter(type, Buffer.allocUnsafeSlow(256 * 1024));
-    // Room for the target size, one more blob's worth of header, and slack for the last blob.
-    return new PackWriter(type, this.pool.pop() ?? Buffer.allocUnsafeSlow(this.packSize + 1024 * 1024));
-  }
-
   /**
    * Adds a sealed blob even if the index knows it: prune moves blobs out of packs it deletes.
-   * The blob is copied into the open pack before this function first awaits, so the caller may
-   * reuse `sealed`'s memory as soon as the call returns its promise.
+   * The blob is written before this function first awaits, so the caller may reuse `sealed`'s
+   * memory as soon as the call returns its promise.
    */
   async addSealedForce(type: BlobType, id: ID, sealed: Uint8Array, uncompressedLength: number): Promise<void> {
     this.throwIfFailed();
     if (this.inFlight[type].has(id)) return;
     this.inFlight[type].add(id);
-    let full: PackWriter | undefined;
     let pack = this.open[type];
-    if (pack && !pack.fits(sealed.length) && pack.count > 0) {
-      full = pack;
-      pack = undefined;
-    }
-    if (!pack) pack = this.open[type] = this.newPack(type);
+    if (!pack) pack = this.open[type] = PackFile.create(type, this.tempDir);
     pack.add(id, sealed, uncompressedLength);
-    if (!full && pack.byteLength >= this.packSize) {
-      full = pack;
+    if (pack.byteLength >= this.packSize) {
       this.open[type] = undefined;
+      await this.upload(pack);
     }
-    if (full) await this.upload(full);
   }
 
-  private async upload(pack: PackWriter): Promise<void> {
+  private async upload(pack: PackFile): Promise<void> {
     if (this.uploads.size >= this.connections) {
       if (this.waitingForSlot++ === 0) this.onPressure?.(true);
       try {
@@ -106,18 +98,24 @@ export class BlobSaver {
         if (--this.waitingForSlot === 0) this.onPressure?.(false);
       }
     }
-    this.throwIfFailed();
-    const data = pack.finish(this.key);
-    const packId = hashId(data);
-    const job = this.backend.save({ type: 'pack', name: packId }, data).then(
+    if (this.failure !== undefined) {
+      pack.discard();
+      this.throwIfFailed();
+    }
+    const done = pack.finish(this.key);
+    const packId = done.hash.digest('hex');
+    const job = (async () => {
+      await pack.sync();
+      await this.backend.saveFile({ type: 'pack', name: packId }, done.file);
+    })().then(
       () => {
-        this.index.addPack(packId, pack.blobs, true);
-        for (const b of pack.blobs) this.inFlight[pack.type].delete(b.id);
+        this.index.addPack(packId, done.blobs, true);
+        for (const b of done.blobs) this.inFlight[done.type].delete(b.id);
         this.packsWritten++;
-        this.bytesUploaded += data.length;
-        if (pack.type === 'data' && pack.buffer.length === this.packSize + 1024 * 1024) this.pool.push(pack.buffer);
+        this.bytesUploaded += done.size;
       },
       (err: unknown) => {
+        pack.discard();
         this.failure ??= err;
       },
     );
@@ -127,6 +125,14 @@ export class BlobSaver {
 
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Deletes the temporary files of unfinished packs (after a failure or cancellation). */
+  discard(): void {
+    for (const type of ['data', 'tree'] as const) {
+      this.open[type]?.discard();
+      this.open[type] = undefined;
+    }
   }
 
   /** Uploads the partly filled packs and waits for every upload. */

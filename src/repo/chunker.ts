@@ -119,6 +119,48 @@ export class Chunker {
     return 0;
   }
 
+  /** Bytes of the current chunk already fed to the hash by `feedCut` (-1: none yet). */
+  private fed = -1;
+
+  /**
+   * Incremental `nextCut`: the same cut points, but bytes already scanned for the current chunk
+   * are not scanned again when more data arrives, so a reader can offer data in small pieces
+   * (and keep a buffer of MAX_CHUNK plus one read instead of 2 * MAX_CHUNK). `start` must stay the
+   * same chunk's first byte between calls that return 0 (the data may be moved, `start` with it).
+   */
+  feedCut(data: Uint8Array, start: number, end: number, eof: boolean): number {
+    const avail = end - start;
+    if (this.fed < 0) {
+      this.fed = MIN_CHUNK;
+      this.h = 0;
+    }
+    if (avail <= MIN_CHUNK) {
+      if (!eof) return 0;
+      this.fed = -1;
+      return avail;
+    }
+    const limit = Math.min(avail, MAX_CHUNK);
+    let cut = -1;
+    if (this.fed < AVG_CHUNK) {
+      const to = Math.min(AVG_CHUNK, limit);
+      cut = this.scan(data, start + this.fed, start + to, MASK_STRICT);
+      this.fed = to;
+    }
+    if (cut < 0 && this.fed >= AVG_CHUNK && this.fed < limit) {
+      cut = this.scan(data, start + this.fed, start + limit, MASK_LOOSE);
+      this.fed = limit;
+    }
+    if (cut >= 0) {
+      this.fed = -1;
+      return cut - start;
+    }
+    if (limit === MAX_CHUNK || eof) {
+      this.fed = -1;
+      return limit;
+    }
+    return 0;
+  }
+
   /** Feeds data[from, to) into the hash; returns the index just past the first byte that satisfies
    *  the mask, or -1. Bytes before the first 4-aligned address and the last few go through the byte
    *  loop, the rest through scanWords. */
@@ -148,37 +190,44 @@ export class Chunker {
   }
 }
 
+/** How much `chunkFileSync` reads at a time. */
+const READ_SIZE = 1024 * 1024;
+
+/** The buffer size `chunkFileSync` needs: one maximal chunk plus one read. */
+export const FILE_CHUNK_BUFFER = MAX_CHUNK + READ_SIZE;
+
 /** Synchronously chunks a file descriptor (used inside worker threads). Yields views into an
  *  internal buffer that are only valid until the next iteration (caller copies if it keeps them).
- *  Uses fs.readSync with a buffer of at least 2*MAX_CHUNK so memory stays bounded. */
+ *  Reads 1 MiB at a time and cuts incrementally (`feedCut`), so the buffer holds one maximal chunk
+ *  plus one read; only the unfinished tail is moved to the front when the buffer fills, which
+ *  copies roughly one chunk per buffer's worth of data. */
 export function* chunkFileSync(
   fd: number,
   chunker: Chunker,
   // allocUnsafeSlow: an unpooled buffer at byteOffset 0, so the word path of the scan applies.
-  // Callers that chunk many files pass one buffer (of at least 2 * MAX_CHUNK) to reuse.
-  buf: Buffer = Buffer.allocUnsafeSlow(2 * MAX_CHUNK),
+  // Callers that chunk many files pass one buffer (of at least FILE_CHUNK_BUFFER bytes) to reuse.
+  buf: Buffer = Buffer.allocUnsafeSlow(FILE_CHUNK_BUFFER),
 ): Generator<Uint8Array> {
-  if (buf.length < 2 * MAX_CHUNK) throw new RangeError('chunkFileSync needs a buffer of at least 2 * MAX_CHUNK');
+  if (buf.length < FILE_CHUNK_BUFFER) throw new RangeError('chunkFileSync needs a buffer of at least FILE_CHUNK_BUFFER bytes');
   let start = 0;
   let end = 0;
   let eof = false;
   for (;;) {
-    while (!eof && end < buf.length) {
-      const n = readSync(fd, buf, end, buf.length - end, null);
-      if (n === 0) eof = true;
-      end += n;
-    }
-    // A full buffer always holds >= MAX_CHUNK unconsumed bytes here, so every call decides a cut
-    // and no byte is hashed twice.
-    while (end - start >= MAX_CHUNK || (eof && end > start)) {
-      const n = chunker.nextCut(buf, start, end, eof);
+    const n = chunker.feedCut(buf, start, end, eof);
+    if (n > 0) {
       yield buf.subarray(start, start + n);
       start += n;
+      continue;
     }
-    if (eof) return;
-    buf.copyWithin(0, start, end);
-    end -= start;
-    start = 0;
+    if (eof) return; // feedCut returns 0 at eof only when nothing is left
+    if (buf.length - end < READ_SIZE) {
+      buf.copyWithin(0, start, end);
+      end -= start;
+      start = 0;
+    }
+    const got = readSync(fd, buf, end, Math.min(READ_SIZE, buf.length - end), null);
+    if (got === 0) eof = true;
+    end += got;
   }
 }
 

@@ -29,20 +29,25 @@ export function zstdCompress(data: Uint8Array): Buffer {
 }
 
 /**
- * Compresses a blob, or returns `null` when that would not make it smaller: incompressible data is
- * then stored as an uncompressed blob, which the format allows and which restores faster.
- * The result is a view of a per-thread buffer, valid until the next call.
+ * Compresses `src` into `dst` when that makes it smaller; returns the compressed length, or -1 for
+ * incompressible data, which is then stored as an uncompressed blob (the format allows it, and it
+ * restores faster). Only `src.length - 1` bytes of `dst` are used: zstd gives up as soon as the
+ * output would not be smaller.
  */
-export function compressBlob(data: Uint8Array): Buffer | null {
-  if (data.length < 16) return null;
-  if (scratch.length < data.length) scratch = Buffer.allocUnsafeSlow(Math.max(data.length, 1024 * 1024));
+export function compressInto(dst: Uint8Array, src: Uint8Array): number {
+  if (src.length < 16) return -1;
   try {
-    // A destination one byte shorter than the input: zstd fails fast if it cannot shrink the data.
-    const n = getCCtx().compress(scratch.subarray(0, data.length - 1), data, DEFAULT_LEVEL);
-    return scratch.subarray(0, n);
+    return getCCtx().compress(dst.subarray(0, src.length - 1), src, DEFAULT_LEVEL);
   } catch {
-    return null;
+    return -1;
   }
+}
+
+/** `compressInto` with a per-thread buffer; the result is valid until the next call. */
+export function compressBlob(data: Uint8Array): Buffer | null {
+  if (scratch.length < data.length) scratch = Buffer.allocUnsafeSlow(Math.max(data.length, 256 * 1024));
+  const n = compressInto(scratch, data);
+  return n < 0 ? null : scratch.subarray(0, n);
 }
 
 /** Decompresses a frame; with `size` known (blobs), straight into a buffer of that size. */

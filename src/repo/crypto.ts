@@ -83,27 +83,28 @@ const SEAL_PIECE = 16 * 1024;
 let macState: Buffer | undefined;
 
 /**
- * Seals `plaintext` straight into `out` at `offset` (which needs `plaintext.length + 32` bytes),
- * encrypting and authenticating 64 KiB at a time. The only allocations are small and short-lived,
- * so a worker sealing gigabytes keeps a flat memory footprint (no 1 MiB buffer per chunk for the
- * allocator to fragment). Returns the sealed length.
+ * Seals in place: `buf[offset + 16, offset + 16 + length)` holds the plaintext; afterwards
+ * `buf[offset, offset + length + 32)` is `IV || ciphertext || MAC`. Workers compress straight into
+ * their shared ring and seal there, so a chunk is never copied into an intermediate buffer; the
+ * cipher's output comes in 16 KiB pieces, small enough for the allocator to recycle at once.
+ * Returns the sealed length.
  */
-export function sealInto(key: MasterKey, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
+export function sealInPlace(key: MasterKey, buf: Uint8Array, offset: number, length: number): number {
   const iv = randomBytes(IV_SIZE);
-  out.set(iv, offset);
+  buf.set(iv, offset);
   const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
   macState ??= Buffer.alloc(sodium.crypto_onetimeauth_STATEBYTES);
   sodium.crypto_onetimeauth_init(macState, polyKey(key, iv));
-  let at = offset + IV_SIZE;
-  for (let p = 0; p < plaintext.length; p += SEAL_PIECE) {
-    const ct = cipher.update(plaintext.subarray(p, Math.min(plaintext.length, p + SEAL_PIECE)));
+  const begin = offset + IV_SIZE;
+  const stop = begin + length;
+  for (let p = begin; p < stop; p += SEAL_PIECE) {
+    const ct = cipher.update(buf.subarray(p, Math.min(stop, p + SEAL_PIECE)));
     sodium.crypto_onetimeauth_update(macState, ct);
-    out.set(ct, at);
-    at += ct.length;
+    buf.set(ct, p);
   }
   cipher.final();
-  sodium.crypto_onetimeauth_final(macState, out.subarray(at, at + MAC_SIZE));
-  return at + MAC_SIZE - offset;
+  sodium.crypto_onetimeauth_final(macState, buf.subarray(stop, stop + MAC_SIZE));
+  return length + CRYPTO_OVERHEAD;
 }
 
 /** Encrypts `plaintext` into a fresh buffer `IV || ciphertext || MAC`. */

@@ -5,17 +5,27 @@
  * handed to `emit`, and the pack writer on the main thread decides what is really new.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
-import { compressBlob } from './compression.js';
-import { CRYPTO_OVERHEAD, type MasterKey, sealInto } from './crypto.js';
-import { Chunker, MAX_CHUNK, MIN_CHUNK, chunkFileSync } from './chunker.js';
+import { compressInto } from './compression.js';
+import { CRYPTO_OVERHEAD, IV_SIZE, type MasterKey, sealInPlace } from './crypto.js';
+import { Chunker, FILE_CHUNK_BUFFER, MIN_CHUNK, chunkFileSync } from './chunker.js';
 import { type ID, hashId } from './ids.js';
+
+/**
+ * Where sealed blobs go. `reserve` returns room for at least `maxLength` contiguous bytes (the
+ * blob is compressed and sealed right there); `commit` reports what was written.
+ */
+export interface BlobSink {
+  reserve(maxLength: number): { buf: Uint8Array; offset: number };
+  commit(blob: EmittedBlob): void;
+}
 
 export interface EmittedBlob {
   id: ID;
+  /** Where the sealed blob was written (the buffer and offset `reserve` returned). */
+  buf: Uint8Array;
+  offset: number;
   /** Length of the sealed blob: payload + 32 bytes of IV and MAC. */
   sealedLength: number;
-  /** Seals the blob into `out` at `offset`; called once, synchronously, by the receiver of `emit`. */
-  sealInto(out: Uint8Array, offset: number): void;
   /** Plaintext length when compressed; 0 when stored uncompressed. */
   uncompressedLength: number;
   plainLength: number;
@@ -33,9 +43,9 @@ export class FileProcessor {
   private readonly smallBuf = Buffer.allocUnsafeSlow(MIN_CHUNK);
   private largeBufCache: Buffer | undefined;
 
-  /** Allocated on the first large file only: 16 MiB per worker that sees no large file is waste. */
+  /** Allocated on the first large file only: 9 MiB per worker that sees no large file is waste. */
   private get largeBuf(): Buffer {
-    return (this.largeBufCache ??= Buffer.allocUnsafeSlow(2 * MAX_CHUNK));
+    return (this.largeBufCache ??= Buffer.allocUnsafeSlow(FILE_CHUNK_BUFFER));
   }
 
   constructor(
@@ -52,25 +62,26 @@ export class FileProcessor {
     for (const id of ids) this.known.add(id);
   }
 
-  /** Hashes a chunk and emits it sealed unless known; returns its id. */
-  chunk(data: Uint8Array, emit: (b: EmittedBlob) => void): ID {
+  /** Hashes a chunk and, unless known, compresses and seals it into the sink; returns its id. */
+  chunk(data: Uint8Array, sink: BlobSink): ID {
     const id = hashId(data);
     if (!this.known.has(id)) {
       this.known.add(id);
-      const compressed = this.compress ? compressBlob(data) : null;
-      const payload = compressed ?? data;
-      emit({
-        id,
-        sealedLength: payload.length + CRYPTO_OVERHEAD,
-        sealInto: (out, offset) => sealInto(this.key, payload, out, offset),
-        uncompressedLength: compressed ? data.length : 0,
-        plainLength: data.length,
-      });
+      const { buf, offset } = sink.reserve(data.length + CRYPTO_OVERHEAD);
+      const payloadAt = offset + IV_SIZE;
+      let length = this.compress ? compressInto(buf.subarray(payloadAt, payloadAt + data.length), data) : -1;
+      const compressed = length >= 0;
+      if (!compressed) {
+        buf.set(data, payloadAt);
+        length = data.length;
+      }
+      const sealedLength = sealInPlace(this.key, buf, offset, length);
+      sink.commit({ id, buf, offset, sealedLength, uncompressedLength: compressed ? data.length : 0, plainLength: data.length });
     }
     return id;
   }
 
-  processFile(path: string, emit: (b: EmittedBlob) => void): FileResult {
+  processFile(path: string, sink: BlobSink): FileResult {
     // O_NOATIME spares the inode write a read would cause; it is refused for files we don't own.
     let fd: number;
     try {
@@ -83,14 +94,14 @@ export class FileProcessor {
       if (size < MIN_CHUNK) {
         const small = this.readSmall(fd);
         if (small) {
-          return { content: small.length === 0 ? [] : [this.chunk(small, emit)], size: small.length };
+          return { content: small.length === 0 ? [] : [this.chunk(small, sink)], size: small.length };
         }
         // It grew past one chunk while we read it: start over on the chunking path.
       }
       const content: ID[] = [];
       let total = 0;
       for (const piece of chunkFileSync(fd, this.chunker, this.largeBuf)) {
-        content.push(this.chunk(piece, emit));
+        content.push(this.chunk(piece, sink));
         total += piece.length;
       }
       return { content, size: total };

@@ -179,21 +179,20 @@ export class FileSaverPool {
   }
 
   private async processInline(path: string): Promise<FileResult> {
-    // Inline mode is for tests and tiny jobs: blobs are sealed into their own buffers as produced.
-    const blobs: { b: EmittedBlob; sealed: Buffer }[] = [];
+    // Inline mode is for tests and tiny jobs: each blob gets its own buffer.
+    const blobs: EmittedBlob[] = [];
     let result: FileResult;
     try {
-      result = this.inline!.processFile(path, (b) => {
-        const sealed = Buffer.allocUnsafe(b.sealedLength);
-        b.sealInto(sealed, 0);
-        blobs.push({ b, sealed });
+      result = this.inline!.processFile(path, {
+        reserve: (maxLength) => ({ buf: Buffer.allocUnsafe(maxLength), offset: 0 }),
+        commit: (b) => blobs.push(b),
       });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new FileReadError(path, e.message, e.code);
     }
-    for (const { b, sealed } of blobs) {
-      const r = await this.opts.saver.addSealed('data', b.id, sealed, b.uncompressedLength);
+    for (const b of blobs) {
+      const r = await this.opts.saver.addSealed('data', b.id, b.buf.subarray(b.offset, b.offset + b.sealedLength), b.uncompressedLength);
       if (r.stored) this.opts.onBlob?.(b.plainLength, r.packedBytes);
     }
     return result;

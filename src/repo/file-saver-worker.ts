@@ -1,38 +1,74 @@
 /** Worker thread entry: processes files sent by `FileSaverPool` (see worker-protocol.ts). */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { FileProcessor } from './file-processor.js';
+import { type BlobSink, FileProcessor } from './file-processor.js';
 import { type FromWorker, RING_SIZE, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 const key = { encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR) };
 const processor = new FileProcessor(key, init.polynomial, init.compress, new Set(init.known));
 const ring = new Uint8Array(init.ring);
-const released = new BigInt64Array(init.released);
+const releasedBytes = new BigInt64Array(init.released);
 const paused = new Int32Array(init.paused);
 const port = parentPort!;
-/** Ring bytes handed out so far (monotonic, including bytes skipped at the wrap). */
+/** Absolute end of the last blob written to the ring (monotonic, counting skipped tails). */
 let written = 0;
+
+/**
+ * node's Cipher.update allocates a fresh buffer per call. Its JS wrapper is tiny, so V8 sees no
+ * reason to collect until tens of MiB of dead ciphertext pile up per worker. A young-generation
+ * collection every few MiB sealed frees them promptly (~0.5 ms each, ~0.1 s per GiB).
+ */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as (opts: { type: 'minor'; execution: 'sync' }) => void;
+const GC_EVERY_BYTES = 4 * 1024 * 1024;
+let sealedSinceGc = 0;
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
 }
 
-/** Blocks this thread until the pack uploader has room and `length` bytes of ring are free. */
+/**
+ * Blocks until the pack uploader has room and `length` contiguous ring bytes are free; returns
+ * the blob's absolute start (ring offset = start % RING_SIZE). A blob that would straddle the end
+ * of the ring starts the next lap instead; the skipped tail holds no data, so only bytes actually
+ * written in the previous lap over the new blob's range must have been released.
+ */
 function claim(length: number): number {
   while (Atomics.load(paused, 0) === 1) Atomics.wait(paused, 0, 1, 1000);
-  let offset = written % RING_SIZE;
-  if (offset + length > RING_SIZE) {
-    written += RING_SIZE - offset; // skip the tail: a blob is always contiguous
-    offset = 0;
-  }
+  let start = written;
+  const offset = start % RING_SIZE;
+  if (offset + length > RING_SIZE) start += RING_SIZE - offset;
+  const mustBeReleased = Math.min(written, start + length - RING_SIZE);
   for (;;) {
-    const free = RING_SIZE - (written - Number(Atomics.load(released, 0)));
-    if (free >= length) break;
-    Atomics.wait(released, 0, Atomics.load(released, 0), 1000);
+    const released = Number(Atomics.load(releasedBytes, 0));
+    if (released >= mustBeReleased) break;
+    Atomics.wait(releasedBytes, 0, BigInt(released), 1000);
   }
-  written += length;
-  return offset;
+  return start;
 }
+
+let currentJob = 0;
+
+/** Blobs are compressed and sealed straight into the ring, then announced to the main thread. */
+let blobStart = 0;
+const sink: BlobSink = {
+  reserve: (maxLength) => {
+    blobStart = claim(maxLength);
+    return { buf: ring, offset: blobStart % RING_SIZE };
+  },
+  commit: (b) => {
+    written = blobStart + b.sealedLength;
+    post({ kind: 'blob', job: currentJob, id: b.id, offset: b.offset, length: b.sealedLength, releaseTo: written,
+      uncompressedLength: b.uncompressedLength, plainLength: b.plainLength });
+    sealedSinceGc += b.sealedLength;
+    if (sealedSinceGc >= GC_EVERY_BYTES) {
+      sealedSinceGc = 0;
+      gc({ type: 'minor', execution: 'sync' });
+    }
+  },
+};
 
 port.on('message', (msg: ToWorker) => {
   if (msg.kind === 'known') {
@@ -40,12 +76,9 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   const job = msg.job;
+  currentJob = job;
   try {
-    const result = processor.processFile(msg.path, (b) => {
-      const offset = claim(b.sealedLength);
-      b.sealInto(ring, offset);
-      post({ kind: 'blob', job, id: b.id, offset, length: b.sealedLength, releaseTo: written, uncompressedLength: b.uncompressedLength, plainLength: b.plainLength });
-    });
+    const result = processor.processFile(msg.path, sink);
     post({ kind: 'done', job, content: result.content, size: result.size });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

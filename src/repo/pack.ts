@@ -36,64 +36,6 @@ export function plaintextLength(b: PackedBlob): number {
   return b.uncompressedLength > 0 ? b.uncompressedLength : b.length - CRYPTO_OVERHEAD;
 }
 
-/** Size of the sealed header for `count` blobs, assuming every entry is a compressed one. */
-export function maxHeaderSize(count: number): number {
-  return count * ENTRY_COMPRESSED + CRYPTO_OVERHEAD + 4;
-}
-
-/**
- * Gathers sealed blobs of one type into a pack in memory; `finish()` appends the header. Blobs are
- * copied into one buffer as they arrive, so each sealed blob can be freed (or its ring slot
- * reused) at once, and the finished pack needs no second copy. The buffer may come from a pool.
- */
-export class PackWriter {
-  readonly blobs: PackedBlob[] = [];
-  private size = 0;
-
-  constructor(readonly type: BlobType, private buf: Buffer) {}
-
-  get byteLength(): number {
-    return this.size;
-  }
-
-  get count(): number {
-    return this.blobs.length;
-  }
-
-  /** The buffer, for returning to a pool once the finished pack is stored. */
-  get buffer(): Buffer {
-    return this.buf;
-  }
-
-  /** Whether a blob of `length` still fits, header included, without growing the buffer. */
-  fits(length: number): boolean {
-    return this.size + length + maxHeaderSize(this.blobs.length + 1) <= this.buf.length;
-  }
-
-  add(id: ID, sealed: Uint8Array, uncompressedLength: number): void {
-    this.blobs.push({ id, type: this.type, offset: this.size, length: sealed.length, uncompressedLength });
-    this.reserve(sealed.length + maxHeaderSize(this.blobs.length));
-    this.buf.set(sealed, this.size);
-    this.size += sealed.length;
-  }
-
-  private reserve(extra: number): void {
-    if (this.size + extra <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(this.size + extra, this.buf.length * 2));
-    this.buf.copy(bigger, 0, 0, this.size);
-    this.buf = bigger;
-  }
-
-  /** Returns the whole pack file (a view of the writer's buffer). */
-  finish(key: MasterKey): Buffer {
-    const sealedHeader = seal(key, encodeHeader(this.blobs));
-    this.reserve(sealedHeader.length + 4);
-    sealedHeader.copy(this.buf, this.size);
-    this.buf.writeUInt32LE(sealedHeader.length, this.size + sealedHeader.length);
-    return this.buf.subarray(0, this.size + sealedHeader.length + 4);
-  }
-}
-
 export function encodeHeader(blobs: readonly PackedBlob[]): Buffer {
   let size = 0;
   for (const b of blobs) size += b.uncompressedLength > 0 ? ENTRY_COMPRESSED : ENTRY_PLAIN;

@@ -4,6 +4,8 @@
  * then are old index files removed, and only after that the packs they listed. A crash at any
  * point leaves a repository whose snapshots are all intact (at worst with unreferenced packs).
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BlobType } from './pack.js';
 import type { ID } from './ids.js';
 import { writeIndexFiles } from './master-index.js';
@@ -26,6 +28,22 @@ export interface PruneStats {
   blobsRemoved: number;
   bytesFreed: number;
   unusedBytesAfter: number;
+}
+
+/**
+ * Pack files a killed backup left in the backend's temp directory. Safe under prune's exclusive
+ * lock: no writer of this repository is running.
+ */
+function removeStaleTempPacks(repo: Repository): void {
+  const dir = repo.backend.capabilities().tempDir;
+  if (!dir) return;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^pack-\d+-[0-9a-f]+\.tmp$/.test(n)) rmSync(join(dir, n), { force: true });
 }
 
 interface PackUse {
@@ -127,5 +145,6 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   await mapLimit(oldIndexFiles.filter((id) => !newSet.has(id)), 8, (id) => repo.backend.remove({ type: 'index', name: id }));
   say(`deleting ${dropped.size} packs`);
   await mapLimit([...dropped], 8, (id) => repo.backend.remove({ type: 'pack', name: id }));
+  removeStaleTempPacks(repo);
   return stats;
 }

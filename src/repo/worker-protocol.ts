@@ -7,8 +7,8 @@
  */
 import type { ID } from './ids.js';
 
-/** Big enough for the largest sealed chunk (8 MiB + 32) with room to keep the worker busy. */
-export const RING_SIZE = 12 * 1024 * 1024;
+/** Big enough for the largest sealed chunk (8 MiB + 32); typical 1 MiB chunks leave room for several. */
+export const RING_SIZE = 9 * 1024 * 1024;
 
 export interface WorkerInit {
   key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };

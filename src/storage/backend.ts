@@ -23,6 +23,11 @@ export interface FileInfo {
 export interface BackendCapabilities {
   /** How many requests may usefully run at once; the uploader sizes its pool from this. */
   readonly connections: number;
+  /**
+   * A directory for temporary files from which `saveFile` can store without copying (same
+   * filesystem); writers put pack files there. Undefined: use the OS temporary directory.
+   */
+  readonly tempDir?: string;
 }
 
 export interface Backend {
@@ -40,6 +45,13 @@ export interface Backend {
    * (`AlreadyExistsError`) so a bug can never silently replace stored data.
    */
   save(h: Handle, data: Uint8Array): Promise<void>;
+
+  /**
+   * Stores the content of the local file `file` (fsynced by the caller) under `h`, with the same
+   * guarantees as `save`, without holding it in memory. The file is consumed: on success it no
+   * longer exists at `file`; on failure the caller removes it.
+   */
+  saveFile(h: Handle, file: string): Promise<void>;
 
   /**
    * Reads `length` bytes at `offset` (the whole file when `length` is omitted). A short read is a

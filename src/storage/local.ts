@@ -33,7 +33,7 @@ export class LocalBackend implements Backend {
   }
 
   capabilities(): BackendCapabilities {
-    return { connections: 2 };
+    return { connections: 2, tempDir: path.join(this.location, 'tmp') };
   }
 
   private abs(h: Handle): string {
@@ -75,6 +75,24 @@ export class LocalBackend implements Backend {
     }
     await fs.rm(tmp, { force: true });
     // Keys and other files are read-only once written, as restic leaves them.
+    await fs.chmod(target, 0o400).catch(() => undefined);
+    await syncDir(dir);
+  }
+
+  async saveFile(h: Handle, file: string): Promise<void> {
+    const target = this.abs(h);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      // Same filesystem (our tempDir): a hard link publishes the complete, fsynced file atomically
+      // and, like save(), never replaces an existing one.
+      await fs.link(file, target);
+    } catch (err) {
+      if (errCode(err) === 'EEXIST') throw new AlreadyExistsError(`${describeHandle(h)} already exists`);
+      if (errCode(err) !== 'EXDEV') throw new StorageError(`cannot save ${describeHandle(h)}: ${String(err)}`, { cause: err });
+      await this.save(h, await fs.readFile(file));
+    }
+    await fs.rm(file, { force: true });
     await fs.chmod(target, 0o400).catch(() => undefined);
     await syncDir(dir);
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import {
   AlreadyExistsError,
   type Backend,
@@ -38,6 +39,11 @@ export class MemoryBackend implements Backend {
       if (digest !== h.name) throw new StorageError(`${describeHandle(h)}: name does not match content hash ${digest}`);
     }
     this.files.set(key, Buffer.from(data));
+  }
+
+  async saveFile(h: Handle, file: string): Promise<void> {
+    await this.save(h, await readFile(file));
+    await rm(file, { force: true });
   }
 
   async load(h: Handle, offset = 0, length?: number): Promise<Buffer> {
