@@ -21,6 +21,8 @@ import { type ID, hashId, isId, shortId } from './ids.js';
 import { type BlobLocation, MasterIndex, mapLimit } from './master-index.js';
 import { type TreeNode, decodeTree } from './node.js';
 import { type PackedBlob, decodeHeader, plaintextLength } from './pack.js';
+import { PackWorkerPool } from './pack-worker-pool.js';
+import { errorMessage, headerSizeFor, withoutPrefix } from './pack-verify.js';
 import type { Repository } from './repository.js';
 import { type Snapshot, parseSnapshot } from './snapshot.js';
 import { decodeUnpacked } from './unpacked.js';
@@ -130,38 +132,10 @@ export function selectPacks(packs: ReadonlyMap<ID, number>, subset: ReadDataSubs
   return ids.slice(0, count);
 }
 
-// Header entry sizes (design.rst "Pack Format") and the fixed overhead of a pack's header.
-const ENTRY_PLAIN = 1 + 4 + 32;
-const ENTRY_COMPRESSED = 1 + 4 + 4 + 32;
-
-/** Size of the sealed header plus its length field for these blobs. */
-function headerSizeFor(blobs: readonly PackedBlob[]): number {
-  let size = CRYPTO_OVERHEAD + 4;
-  for (const b of blobs) size += b.uncompressedLength > 0 ? ENTRY_COMPRESSED : ENTRY_PLAIN;
-  return size;
-}
-
 function expectedPackSize(blobs: readonly PackedBlob[]): number {
   let size = headerSizeFor(blobs);
   for (const b of blobs) size += b.length;
   return size;
-}
-
-function blobKey(b: PackedBlob): string {
-  return `${b.type}:${b.id}:${b.offset}:${b.length}:${b.uncompressedLength}`;
-}
-
-function describeBlob(b: PackedBlob): string {
-  return `${b.type} blob ${b.id} (offset ${b.offset}, length ${b.length})`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Drops the subject from a thrown message when the problem's own text already names it. */
-function withoutPrefix(message: string, prefix: string): string {
-  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 function fileName(type: FileType, id: ID): string {
@@ -208,21 +182,6 @@ function parseIndexJSON(json: unknown, report: (message: string) => void): Index
     if (valid) out.push({ id: pack.id, blobs });
   }
   return out;
-}
-
-/** Reads and authenticates the header of a pack held in memory. */
-function headerFromPack(repo: Repository, buf: Buffer): PackedBlob[] {
-  const what = 'pack header';
-  if (buf.length < 4 + CRYPTO_OVERHEAD) throw new IntegrityError(`file too small for a pack (${buf.length} bytes)`);
-  const headerLen = buf.readUInt32LE(buf.length - 4);
-  if (headerLen < CRYPTO_OVERHEAD || headerLen + 4 > buf.length) {
-    throw new IntegrityError(`${what}: invalid header length ${headerLen} for a file of ${buf.length} bytes`);
-  }
-  const dataEnd = buf.length - 4 - headerLen;
-  const blobs = decodeHeader(open(repo.key, buf.subarray(dataEnd, buf.length - 4), what), what);
-  const end = blobs.length > 0 ? blobs.at(-1)!.offset + blobs.at(-1)!.length : 0;
-  if (end !== dataEnd) throw new IntegrityError(`${what} describes ${end} bytes of blobs, file has ${dataEnd}`);
-  return blobs;
 }
 
 /** Runs `fn` over a work list that `fn` may extend, with at most `limit` items in flight. */
@@ -474,13 +433,19 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     selected.sort();
     done = 0;
     progress('read-data', 0, selected.length);
-    await mapLimit(selected, connections, async (packId) => {
-      cancelled();
-      const problems = await checkPackData(repo, packId, indexPacks.get(packId)!);
-      for (const msg of problems) error(fileName('pack', packId), msg);
-      packsRead++;
-      progress('read-data', ++done, selected.length);
-    });
+    const pool = new PackWorkerPool(repo.key);
+    try {
+      // One pack per worker being verified plus one being downloaded: memory stays at a few packs.
+      await mapLimit(selected, Math.max(connections, pool.size + 1), async (packId) => {
+        cancelled();
+        const problems = await checkPackData(repo, pool, packId, indexPacks.get(packId)!);
+        for (const msg of problems) error(fileName('pack', packId), msg);
+        packsRead++;
+        progress('read-data', ++done, selected.length);
+      });
+    } finally {
+      await pool.close();
+    }
   }
 
   return {
@@ -556,68 +521,14 @@ function checkNodes(nodes: readonly unknown[], index: MasterIndex, usedData: Set
   return subtrees;
 }
 
-/**
- * Downloads one pack and verifies it: its hash against its name, its header against the index,
- * and every blob the index lists in it. Returns the problems found (empty when the pack is sound).
- */
-async function checkPackData(repo: Repository, packId: ID, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
-  const problems: string[] = [];
+
+/** Downloads one pack and verifies it (in a worker when the pool has them). */
+async function checkPackData(repo: Repository, pool: PackWorkerPool, packId: ID, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
   let buf: Buffer;
   try {
     buf = await repo.backend.load({ type: 'pack', name: packId });
   } catch (err) {
     return [isNotFound(err) ? 'does not exist' : `cannot read: ${errorMessage(err)}`];
   }
-  const sorted = [...indexBlobs].sort((a, b) => a.offset - b.offset);
-  if (sorted.length === 0) problems.push('is empty in the index');
-  let end = 0;
-  for (const b of sorted) {
-    if (b.offset !== end) {
-      problems.push('index for the pack contains gaps or overlapping blobs');
-      break;
-    }
-    end = b.offset + b.length;
-  }
-
-  const actual = hashId(buf);
-  if (actual !== packId) problems.push(`content does not match its name (SHA-256 is ${actual})`);
-
-  // The header, compared entry by entry with the index.
-  try {
-    const header = headerFromPack(repo, buf);
-    const headerSize = headerSizeFor(header);
-    const expected = headerSizeFor(indexBlobs);
-    if (headerSize !== expected) problems.push(`header size does not match the index: header has ${headerSize} bytes, index implies ${expected}`);
-    const inIndex = new Map<string, number>();
-    for (const b of indexBlobs) inIndex.set(blobKey(b), (inIndex.get(blobKey(b)) ?? 0) + 1);
-    for (const b of header) {
-      const k = blobKey(b);
-      const n = inIndex.get(k);
-      if (n === undefined) {
-        problems.push(`${describeBlob(b)} from the pack header is not in the index or its position is incorrect`);
-        continue;
-      }
-      if (n === 1) inIndex.delete(k);
-      else inIndex.set(k, n - 1);
-    }
-    for (const b of indexBlobs) {
-      if (inIndex.has(blobKey(b))) problems.push(`${describeBlob(b)} listed in the index is not in the pack header`);
-    }
-  } catch (err) {
-    problems.push(errorMessage(err));
-  }
-
-  // Every blob the index points into this pack: what restore and prune rely on.
-  for (const b of sorted) {
-    if (b.offset + b.length > buf.length) {
-      problems.push(`${describeBlob(b)} extends beyond the end of the file (${buf.length} bytes)`);
-      continue;
-    }
-    try {
-      repo.decodeBlob(buf.subarray(b.offset, b.offset + b.length), b);
-    } catch (err) {
-      problems.push(`${describeBlob(b)}: ${withoutPrefix(errorMessage(err), `blob ${b.id}: `)}`);
-    }
-  }
-  return problems;
+  return pool.verify(packId, buf, indexBlobs);
 }

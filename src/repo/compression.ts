@@ -67,6 +67,16 @@ export function zstdDecompress(data: Uint8Array, what = 'data', size?: number): 
   }
 }
 
+/** Decompresses into `dst` (exactly the expected size); returns the decompressed length. */
+export function zstdDecompressInto(dst: Uint8Array, src: Uint8Array, what = 'data'): number {
+  dctx ??= new zstd.DCtx();
+  try {
+    return dctx.decompress(dst, src);
+  } catch (err) {
+    throw new IntegrityError(`${what}: zstd decompression failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 function streamingDecompress(data: Uint8Array): Buffer {
   // Rare path: grow the output until the frame fits.
   let cap = Math.max(1024 * 1024, data.length * 8);

@@ -75,8 +75,15 @@ function polyKey(key: MasterKey, nonce: Uint8Array): Buffer {
   return out;
 }
 
-function mac(key: MasterKey, nonce: Uint8Array, ciphertext: Uint8Array, out: Buffer): void {
+function mac(key: MasterKey, nonce: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): void {
   sodium.crypto_onetimeauth(out, ciphertext, polyKey(key, nonce));
+}
+
+/** The Poly1305-AES tag of `ciphertext` under `nonce`. */
+export function macOf(key: MasterKey, nonce: Uint8Array, ciphertext: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(MAC_SIZE);
+  mac(key, nonce, ciphertext, out);
+  return out;
 }
 
 const SEAL_PIECE = 16 * 1024;

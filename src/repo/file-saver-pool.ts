@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlobSaver } from './blob-saver.js';
+import { workerScript } from './worker-entry.js';
 import type { MasterKey } from './crypto.js';
 import { type EmittedBlob, FileProcessor, type FileResult } from './file-processor.js';
 import type { ID } from './ids.js';
@@ -48,11 +49,6 @@ interface WorkerState {
 /** Files queued per worker: enough to hide message latency, few enough to balance the load. */
 const QUEUE_PER_WORKER = 16;
 
-function workerEntry(): { url: URL; execArgv: string[] } {
-  // From the compiled tree (dist/) the worker is plain JS; from sources (tests) it needs tsx.
-  if (import.meta.url.endsWith('.ts')) return { url: new URL('./file-saver-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./file-saver-worker.js', import.meta.url), execArgv: [] };
-}
 
 export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
@@ -68,16 +64,17 @@ export class FileSaverPool {
   private closing = false;
 
   private readonly count: number;
+  private readonly script: URL | undefined;
 
   constructor(private readonly opts: PoolOptions) {
-    this.count = opts.workers ?? defaultWorkerCount();
+    this.script = workerScript('file-saver-worker', import.meta.url);
+    this.count = this.script ? opts.workers ?? defaultWorkerCount() : 0;
     if (this.count === 0) this.inline = new FileProcessor(opts.key, opts.polynomial, opts.compress, new Set(opts.known));
   }
 
   /** Workers start with the first file to read: a no-change backup never pays for them. */
   private startWorkers(): void {
     const known = [...this.opts.known];
-    const entry = workerEntry();
     const paused = new Int32Array(new SharedArrayBuffer(4));
     this.opts.saver.onPressure = (on) => {
       Atomics.store(paused, 0, on ? 1 : 0);
@@ -95,9 +92,8 @@ export class FileSaverPool {
         released,
         paused: paused.buffer as SharedArrayBuffer,
       };
-      const worker = new Worker(entry.url, {
+      const worker = new Worker(this.script!, {
         workerData: init,
-        execArgv: entry.execArgv,
         // Workers allocate little on the JS heap (blob bytes live in native buffers): a small young
         // generation keeps each isolate's footprint near its floor instead of tens of MiB.
         resourceLimits: { maxYoungGenerationSizeMb: 4 },

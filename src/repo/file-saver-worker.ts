@@ -1,8 +1,7 @@
 /** Worker thread entry: processes files sent by `FileSaverPool` (see worker-protocol.ts). */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BlobSink, FileProcessor } from './file-processor.js';
+import { GarbageCollector } from './gc.js';
 import { type FromWorker, RING_SIZE, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
@@ -15,15 +14,8 @@ const port = parentPort!;
 /** Absolute end of the last blob written to the ring (monotonic, counting skipped tails). */
 let written = 0;
 
-/**
- * node's Cipher.update allocates a fresh buffer per call. Its JS wrapper is tiny, so V8 sees no
- * reason to collect until tens of MiB of dead ciphertext pile up per worker. A young-generation
- * collection every few MiB sealed frees them promptly (~0.5 ms each, ~0.1 s per GiB).
- */
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (opts: { type: 'minor'; execution: 'sync' }) => void;
-const GC_EVERY_BYTES = 4 * 1024 * 1024;
-let sealedSinceGc = 0;
+/** Cipher.update allocates per call: collect every 4 MiB sealed (~0.1 s per GiB). */
+const collector = new GarbageCollector(4 * 1024 * 1024);
 
 function post(msg: FromWorker): void {
   port.postMessage(msg);
@@ -62,11 +54,7 @@ const sink: BlobSink = {
     written = blobStart + b.sealedLength;
     post({ kind: 'blob', job: currentJob, id: b.id, offset: b.offset, length: b.sealedLength, releaseTo: written,
       uncompressedLength: b.uncompressedLength, plainLength: b.plainLength });
-    sealedSinceGc += b.sealedLength;
-    if (sealedSinceGc >= GC_EVERY_BYTES) {
-      sealedSinceGc = 0;
-      gc({ type: 'minor', execution: 'sync' });
-    }
+    collector.processed(b.sealedLength);
   },
 };
 

@@ -10,8 +10,8 @@ import {
   NotFoundError,
   isNotFound,
 } from '../storage/index.js';
-import { zstdDecompress } from './compression.js';
-import { type MasterKey, newMasterKey, open } from './crypto.js';
+import { decodeBlob } from './blob-codec.js';
+import { type MasterKey, newMasterKey } from './crypto.js';
 import { type RepoConfig, newConfig, parseConfig } from './config.js';
 import { IntegrityError, NotFoundInRepoError, RepoError, RepoNotFoundError } from './errors.js';
 import { type ID, hashId, isId } from './ids.js';
@@ -108,15 +108,7 @@ export class Repository {
 
   /** Decrypts, decompresses and verifies one blob read from its pack. */
   decodeBlob(sealed: Buffer, blob: PackedBlob): Buffer {
-    let plain = open(this.key, sealed, `blob ${blob.id}`);
-    if (blob.uncompressedLength > 0) {
-      plain = zstdDecompress(plain, `blob ${blob.id}`, blob.uncompressedLength);
-      if (plain.length !== blob.uncompressedLength) {
-        throw new IntegrityError(`blob ${blob.id}: decompressed to ${plain.length} bytes, index says ${blob.uncompressedLength}`);
-      }
-    }
-    if (hashId(plain) !== blob.id) throw new IntegrityError(`blob ${blob.id}: content does not match its id`);
-    return plain;
+    return decodeBlob(this.key, sealed, blob);
   }
 
   /** Loads and verifies a blob; a damaged copy is skipped when the blob is stored elsewhere too. */

@@ -14,6 +14,7 @@ import { compileExcludes } from './exclude.js';
 import { CancelledError, IntegrityError } from './errors.js';
 import type { ID } from './ids.js';
 import { mapLimit } from './master-index.js';
+import { PackWorkerPool } from './pack-worker-pool.js';
 import { type TreeNode, chmodBitsFromGoMode, decodeTree } from './node.js';
 import { type PackedBlob } from './pack.js';
 import type { Repository } from './repository.js';
@@ -30,6 +31,8 @@ export interface RestoreOptions {
   onWarning?: (path: string, message: string) => void;
   /** Set owners (uid/gid). Defaults to true when running as root, as restic does. */
   owners?: boolean;
+  /** Decoding threads (default: one per core; 0 decodes on the calling thread). */
+  workers?: number;
 }
 
 export interface RestoreProgress {
@@ -150,12 +153,15 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   // ---- create directories and empty files ----
   await ensureRealDir(target, target);
   for (const d of dirs) await ensureRealDir(d.abs, target);
-  const writer = new FileWriter();
+  // Empty files, and files of several blobs (their blobs may be written by different workers in
+  // any order, so each is created once here); a file's only blob creates it in the worker.
+  const initialBlobs = new Map<PlannedFile, number>();
   for (const f of files) {
-    if (f.linkTo || f.remaining > 0) continue;
-    // Empty files now; the others are created by their first write.
-    writer.create(f.abs);
-    finishFile(f);
+    if (f.linkTo) continue;
+    initialBlobs.set(f, f.remaining);
+    if (f.remaining === 1) continue;
+    fs.closeSync(fs.openSync(f.abs, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600));
+    if (f.remaining === 0) finishFile(f);
   }
 
   function finishFile(f: PlannedFile): void {
@@ -164,27 +170,34 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     opts.onProgress?.(progress);
   }
 
-  // ---- content, pack by pack ----
+  // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
+  const pool = new PackWorkerPool(repo.key, opts.workers);
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
-  await mapLimit(packIds, connections, async (packId) => {
-    if (opts.signal?.aborted) throw new CancelledError('restore cancelled');
-    const work = packs.get(packId)!;
-    const blobs = [...work.blobs.values()].sort((a, b) => a.blob.offset - b.blob.offset);
-    // Read runs of blobs that lie close together in one request; skip large gaps.
-    for (const run of coalesce(blobs.map((b) => b.blob))) {
-      const data = await repo.backend.load({ type: 'pack', name: packId }, run.start, run.end - run.start);
-      for (const blob of run.blobs) {
-        const plain = repo.decodeBlob(data.subarray(blob.offset - run.start, blob.offset - run.start + blob.length), blob);
-        for (const t of work.blobs.get(blob.id)!.targets) {
-          const last = --t.file.remaining === 0;
-          writer.write(t.file, plain, t.offset, last);
-          if (last) finishFile(t.file);
+  try {
+    // One run per worker being decoded plus one being read keeps every core busy, with a few
+    // packs' worth of memory in flight.
+    await mapLimit(packIds, Math.max(connections, pool.size + 1), async (packId) => {
+      if (opts.signal?.aborted) throw new CancelledError('restore cancelled');
+      const work = packs.get(packId)!;
+      const blobs = [...work.blobs.values()].sort((a, b) => a.blob.offset - b.blob.offset);
+      // Read runs of blobs that lie close together in one request; skip large gaps.
+      for (const run of coalesce(blobs.map((b) => b.blob))) {
+        const data = await repo.backend.load({ type: 'pack', name: packId }, run.start, run.end - run.start);
+        const jobs = run.blobs.map((blob) => ({
+          blob,
+          targets: work.blobs.get(blob.id)!.targets.map((t) => ({ path: t.file.abs, offset: t.offset, create: initialBlobs.get(t.file) === 1 })),
+        }));
+        await pool.restore(data, run.start, jobs);
+        for (const blob of run.blobs) {
+          for (const t of work.blobs.get(blob.id)!.targets) if (--t.file.remaining === 0) finishFile(t.file);
         }
       }
-    }
-    packs.delete(packId);
-  }).finally(() => writer.closeAll());
+      packs.delete(packId);
+    });
+  } finally {
+    await pool.close();
+  }
 
   // ---- hard links, symlinks, special files, then metadata (files before their directories) ----
   for (const f of files) {
@@ -219,51 +232,6 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
 }
 
 const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
-/** Files spanning several packs stay open between writes, up to this many at once. */
-const MAX_OPEN_FILES = 64;
-
-/**
- * Writes restored content. Each file is created (truncated) by its first write and kept open
- * until its last blob is written, so a file costs one open however many blobs it has. O_NOFOLLOW:
- * a symlink planted at a file's name (by a hostile snapshot or an earlier restore) is refused.
- */
-class FileWriter {
-  private readonly open = new Map<PlannedFile, number>();
-  private readonly created = new Set<PlannedFile>();
-
-  create(abs: string): void {
-    fs.closeSync(fs.openSync(abs, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600));
-  }
-
-  write(f: PlannedFile, data: Buffer, offset: number, last: boolean): void {
-    let fd = this.open.get(f);
-    if (fd === undefined) {
-      const first = !this.created.has(f);
-      fd = fs.openSync(f.abs, first ? O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW, 0o600);
-      if (first && !last) this.created.add(f);
-      if (!last) {
-        if (this.open.size >= MAX_OPEN_FILES) {
-          const [oldest, oldFd] = this.open.entries().next().value as [PlannedFile, number];
-          fs.closeSync(oldFd);
-          this.open.delete(oldest);
-        }
-        this.open.set(f, fd);
-      }
-    }
-    let done = 0;
-    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
-    if (last) {
-      fs.closeSync(fd);
-      this.open.delete(f);
-      this.created.delete(f);
-    }
-  }
-
-  closeAll(): void {
-    for (const fd of this.open.values()) fs.closeSync(fd);
-    this.open.clear();
-  }
-}
 
 /** Creates a directory, or accepts an existing real one; an existing symlink or file is an error. */
 async function ensureRealDir(abs: string, target: string): Promise<void> {
@@ -282,12 +250,12 @@ interface Run {
   blobs: PackedBlob[];
 }
 
-/** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB. */
+/** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB, up to 16 MiB a read. */
 function coalesce(blobs: PackedBlob[]): Run[] {
   const runs: Run[] = [];
   for (const b of blobs) {
     const last = runs.at(-1);
-    if (last && b.offset - last.end < 1024 * 1024 && b.offset + b.length - last.start <= 64 * 1024 * 1024) {
+    if (last && b.offset - last.end < 1024 * 1024 && b.offset + b.length - last.start <= 16 * 1024 * 1024) {
       last.end = Math.max(last.end, b.offset + b.length);
       last.blobs.push(b);
     } else runs.push({ start: b.offset, end: b.offset + b.length, blobs: [b] });

@@ -1,0 +1,24 @@
+/** Messages between the main thread and the pack workers that verify (check) and restore packs. */
+import type { ID } from './ids.js';
+import type { PackedBlob } from './pack.js';
+
+export interface PackWorkerInit {
+  key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };
+}
+
+/** Where one restored blob goes. `create`: this blob is the file's only content: create it. */
+export interface WriteTarget {
+  path: string;
+  offset: number;
+  create: boolean;
+}
+
+export type ToPackWorker =
+  | { kind: 'verify'; job: number; packId: ID; data: Uint8Array; blobs: PackedBlob[] }
+  /** `data` holds pack bytes from `start`; each blob is decoded and written to its targets. */
+  | { kind: 'restore'; job: number; data: Uint8Array; start: number; blobs: { blob: PackedBlob; targets: WriteTarget[] }[] };
+
+export type FromPackWorker =
+  | { kind: 'verified'; job: number; problems: string[] }
+  | { kind: 'restored'; job: number }
+  | { kind: 'failed'; job: number; message: string; integrity: boolean };
