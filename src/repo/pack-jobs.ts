@@ -9,6 +9,13 @@ import { verifyPack } from './pack-verify.js';
 
 const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
 
+/** calloc'ed: its pages map the kernel's zero page and cost no memory until written (never). */
+const ZEROS = Buffer.alloc(8 * 1024 * 1024 + 64);
+
+function isAllZero(buf: Buffer): boolean {
+  return buf.length <= ZEROS.length && buf.equals(ZEROS.subarray(0, buf.length));
+}
+
 export class PackJobs {
   /** Decompression output, reused across blobs. */
   private readonly scratch = { buf: Buffer.allocUnsafeSlow(0) };
@@ -28,6 +35,8 @@ export class PackJobs {
     for (const { blob, targets } of blobs) {
       const plain = decodeBlobInPlace(this.key, data, blob.offset - start, blob, this.scratch);
       for (const t of targets) {
+        // Pre-sized files read back zeros where nothing is written: keep them sparse.
+        if (!t.create && isAllZero(plain)) continue;
         const fd = fs.openSync(t.path, t.create ? O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW, 0o600);
         try {
           let done = 0;

@@ -6,7 +6,10 @@ export interface PackWorkerInit {
   key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };
 }
 
-/** Where one restored blob goes. `create`: this blob is the file's only content: create it. */
+/**
+ * Where one restored blob goes. `create`: this blob is the file's only content: create it.
+ * Otherwise the file exists at its full size already, so a blob of zeros is left as a hole.
+ */
 export interface WriteTarget {
   path: string;
   offset: number;

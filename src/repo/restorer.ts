@@ -160,7 +160,13 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
     if (f.linkTo) continue;
     initialBlobs.set(f, f.remaining);
     if (f.remaining === 1) continue;
-    fs.closeSync(fs.openSync(f.abs, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600));
+    const fd = fs.openSync(f.abs, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o600);
+    try {
+      // Full size up front: blobs of zeros are then skipped, leaving holes (sparse files stay sparse).
+      if (f.remaining > 0) fs.ftruncateSync(fd, f.node.size ?? 0);
+    } finally {
+      fs.closeSync(fd);
+    }
     if (f.remaining === 0) finishFile(f);
   }
 
