@@ -80,13 +80,17 @@ export class BlobSaver {
     this.throwIfFailed();
     if (this.inFlight[type].has(id)) return;
     this.inFlight[type].add(id);
+    // A pack never grows past packSize (plus its header): a blob that would overflow it starts the
+    // next pack, so readers can size one buffer for any pack Coffer writes.
+    let full: PackFile | undefined;
     let pack = this.open[type];
+    if (pack && pack.count > 0 && pack.byteLength + sealed.length > this.packSize) {
+      full = pack;
+      pack = undefined;
+    }
     if (!pack) pack = this.open[type] = PackFile.create(type, this.tempDir);
     pack.add(id, sealed, uncompressedLength);
-    if (pack.byteLength >= this.packSize) {
-      this.open[type] = undefined;
-      await this.upload(pack);
-    }
+    if (full) await this.upload(full);
   }
 
   private async upload(pack: PackFile): Promise<void> {

@@ -40,9 +40,10 @@ if (!resticVersion) {
 class RecordingBackend extends LocalBackend {
   readonly fullPackReads: ID[] = [];
 
-  override async load(h: Handle, offset?: number, length?: number): Promise<Buffer> {
-    if (h.type === 'pack' && offset === undefined && length === undefined) this.fullPackReads.push(h.name);
-    return super.load(h, offset, length);
+  // check --read-data reads whole packs into the worker pool's buffers (`into`).
+  override async load(h: Handle, offset?: number, length?: number, into?: Uint8Array): Promise<Buffer> {
+    if (h.type === 'pack' && into) this.fullPackReads.push(h.name);
+    return super.load(h, offset, length, into);
   }
 }
 

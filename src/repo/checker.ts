@@ -435,10 +435,10 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     progress('read-data', 0, selected.length);
     const pool = new PackWorkerPool(repo.key);
     try {
-      // One pack per worker being verified plus one being downloaded: memory stays at a few packs.
-      await mapLimit(selected, Math.max(connections, pool.size + 1), async (packId) => {
+      // The pool bounds what is in flight: one pack per worker plus one being downloaded.
+      await mapLimit(selected, Math.max(connections, pool.slots), async (packId) => {
         cancelled();
-        const problems = await checkPackData(repo, pool, packId, indexPacks.get(packId)!);
+        const problems = await checkPackData(repo, pool, packId, candidates.get(packId)!, indexPacks.get(packId)!);
         for (const msg of problems) error(fileName('pack', packId), msg);
         packsRead++;
         progress('read-data', ++done, selected.length);
@@ -523,12 +523,10 @@ function checkNodes(nodes: readonly unknown[], index: MasterIndex, usedData: Set
 
 
 /** Downloads one pack and verifies it (in a worker when the pool has them). */
-async function checkPackData(repo: Repository, pool: PackWorkerPool, packId: ID, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
-  let buf: Buffer;
+async function checkPackData(repo: Repository, pool: PackWorkerPool, packId: ID, size: number, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
   try {
-    buf = await repo.backend.load({ type: 'pack', name: packId });
+    return await pool.verify(packId, size, (into) => repo.backend.load({ type: 'pack', name: packId }, 0, size, into), indexBlobs);
   } catch (err) {
     return [isNotFound(err) ? 'does not exist' : `cannot read: ${errorMessage(err)}`];
   }
-  return pool.verify(packId, buf, indexBlobs);
 }

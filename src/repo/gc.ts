@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (opts: { type: 'minor' | 'major'; execution: 'sync' }) => void;
+const gc = runInNewContext('gc') as (opts: { type: 'minor'; execution: 'sync' }) => void;
 
 /** Collects young garbage once `every` bytes have been processed since the last collection. */
 export class GarbageCollector {
@@ -26,12 +26,4 @@ export class GarbageCollector {
     gc({ type: 'minor', execution: 'sync' });
   }
 
-  /**
-   * A full collection: needed for buffers transferred from another thread, whose wrappers the
-   * deserializer may place directly in the old generation. A few milliseconds in a small worker.
-   */
-  full(): void {
-    this.since = 0;
-    gc({ type: 'major', execution: 'sync' });
-  }
 }

@@ -16,10 +16,11 @@ export interface WriteTarget {
   create: boolean;
 }
 
+/** `data` is a shared slot whose first `length` bytes are the job's pack bytes. */
 export type ToPackWorker =
-  | { kind: 'verify'; job: number; packId: ID; data: Uint8Array; blobs: PackedBlob[] }
-  /** `data` holds pack bytes from `start`; each blob is decoded and written to its targets. */
-  | { kind: 'restore'; job: number; data: Uint8Array; start: number; blobs: { blob: PackedBlob; targets: WriteTarget[] }[] };
+  | { kind: 'verify'; job: number; packId: ID; data: SharedArrayBuffer; length: number; blobs: PackedBlob[] }
+  /** The bytes start at pack offset `start`; each blob is decoded and written to its targets. */
+  | { kind: 'restore'; job: number; data: SharedArrayBuffer; length: number; start: number; blobs: { blob: PackedBlob; targets: WriteTarget[] }[] };
 
 export type FromPackWorker =
   | { kind: 'verified'; job: number; problems: string[] }

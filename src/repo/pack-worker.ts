@@ -8,10 +8,10 @@ import type { FromPackWorker, PackWorkerInit, ToPackWorker } from './pack-worker
 const init = workerData as PackWorkerInit;
 const jobs = new PackJobs({ encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR) });
 const port = parentPort!;
-const collector = new GarbageCollector(0);
+const collector = new GarbageCollector(8 * 1024 * 1024);
 
 port.on('message', (msg: ToPackWorker) => {
-  const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+  const data = Buffer.from(msg.data, 0, msg.length);
   let reply: FromPackWorker;
   try {
     if (msg.kind === 'verify') reply = { kind: 'verified', job: msg.job, problems: jobs.verify(msg.packId, data, msg.blobs) };
@@ -23,7 +23,6 @@ port.on('message', (msg: ToPackWorker) => {
     reply = { kind: 'failed', job: msg.job, message: (err as Error).message ?? String(err), integrity: err instanceof IntegrityError };
   }
   port.postMessage(reply);
-  // Once this handler has returned, the transferred pack is garbage: free it before the next one
-  // (collecting inside the handler would find it still referenced from this frame).
-  setImmediate(() => collector.full());
+  // Decrypting allocates in small pieces; free them every few MiB decoded.
+  collector.processed(msg.length);
 });

@@ -181,20 +181,20 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
   try {
-    // One run per worker being decoded plus one being read keeps every core busy, with a few
-    // packs' worth of memory in flight.
-    await mapLimit(packIds, Math.max(connections, pool.size + 1), async (packId) => {
+    // The pool bounds what is in flight: one run per worker being decoded plus one being read.
+    await mapLimit(packIds, Math.max(connections, pool.slots), async (packId) => {
       if (opts.signal?.aborted) throw new CancelledError('restore cancelled');
       const work = packs.get(packId)!;
       const blobs = [...work.blobs.values()].sort((a, b) => a.blob.offset - b.blob.offset);
       // Read runs of blobs that lie close together in one request; skip large gaps.
       for (const run of coalesce(blobs.map((b) => b.blob))) {
-        const data = await repo.backend.load({ type: 'pack', name: packId }, run.start, run.end - run.start);
+        const length = run.end - run.start;
+        const load = (into: Uint8Array): Promise<Buffer> => repo.backend.load({ type: 'pack', name: packId }, run.start, length, into);
         const jobs = run.blobs.map((blob) => ({
           blob,
           targets: work.blobs.get(blob.id)!.targets.map((t) => ({ path: t.file.abs, offset: t.offset, create: initialBlobs.get(t.file) === 1 })),
         }));
-        await pool.restore(data, run.start, jobs);
+        await pool.restore(length, load, run.start, jobs);
         for (const blob of run.blobs) {
           for (const t of work.blobs.get(blob.id)!.targets) if (--t.file.remaining === 0) finishFile(t.file);
         }

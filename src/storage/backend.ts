@@ -55,9 +55,11 @@ export interface Backend {
 
   /**
    * Reads `length` bytes at `offset` (the whole file when `length` is omitted). A short read is a
-   * permanent error (`ShortReadError`); a missing file is `NotFoundError`.
+   * permanent error (`ShortReadError`); a missing file is `NotFoundError`. With `into` (at least
+   * as long as the data), the bytes land there and a view of it is returned: readers of many packs
+   * reuse one buffer instead of allocating one per pack.
    */
-  load(h: Handle, offset?: number, length?: number): Promise<Buffer>;
+  load(h: Handle, offset?: number, length?: number, into?: Uint8Array): Promise<Buffer>;
 
   /** Size of one file; `NotFoundError` when absent. */
   stat(h: Handle): Promise<FileInfo>;

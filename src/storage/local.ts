@@ -97,7 +97,7 @@ export class LocalBackend implements Backend {
     await syncDir(dir);
   }
 
-  async load(h: Handle, offset = 0, length?: number): Promise<Buffer> {
+  async load(h: Handle, offset = 0, length?: number, into?: Uint8Array): Promise<Buffer> {
     let file: fs.FileHandle;
     try {
       file = await fs.open(this.abs(h), 'r');
@@ -110,7 +110,8 @@ export class LocalBackend implements Backend {
         const size = (await file.stat()).size;
         length = Math.max(0, size - offset);
       }
-      const buf = Buffer.allocUnsafe(length);
+      if (into && into.length < length) throw new RangeError(`buffer of ${into.length} bytes cannot hold ${length}`);
+      const buf = into ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
       let got = 0;
       while (got < length) {
         const { bytesRead } = await file.read(buf, got, length - got, offset + got);

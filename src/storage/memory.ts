@@ -46,12 +46,15 @@ export class MemoryBackend implements Backend {
     await rm(file, { force: true });
   }
 
-  async load(h: Handle, offset = 0, length?: number): Promise<Buffer> {
+  async load(h: Handle, offset = 0, length?: number, into?: Uint8Array): Promise<Buffer> {
     const data = this.files.get(this.key(h));
     if (!data) throw new NotFoundError(`${describeHandle(h)} does not exist`);
     const end = length === undefined ? data.length : offset + length;
     if (end > data.length) throw new ShortReadError(`${describeHandle(h)}: wanted ${end - offset} bytes at ${offset}`);
-    return Buffer.from(data.subarray(offset, end));
+    if (!into) return Buffer.from(data.subarray(offset, end));
+    const view = Buffer.from(into.buffer, into.byteOffset, end - offset);
+    data.copy(view, 0, offset, end);
+    return view;
   }
 
   async stat(h: Handle): Promise<FileInfo> {
