@@ -22,8 +22,8 @@ interface WorkerSlot {
   busy: number;
 }
 
-/** Pack-sized to start with; a larger pack (restic allows up to 128 MiB) grows its slot. */
-const INITIAL_SLOT = 17 * 1024 * 1024;
+/** Coffer's packs (16 MiB plus header) fit; a larger one (restic allows up to 128 MiB) grows its slot. */
+export const PACK_SLOT = 17 * 1024 * 1024;
 
 export type Loader = (into: Uint8Array) => Promise<Buffer>;
 
@@ -52,7 +52,8 @@ export class PackWorkerPool {
   /** How many packs may be in flight at once: callers size their concurrency from this. */
   readonly slots: number;
 
-  constructor(private readonly key: MasterKey, workers = defaultWorkerCount()) {
+  /** `slotSize`: the size most jobs need; a bigger job grows the slot it gets. */
+  constructor(private readonly key: MasterKey, workers = defaultWorkerCount(), private readonly slotSize = PACK_SLOT) {
     this.script = workerScript('pack-worker', import.meta.url);
     this.size = this.script ? workers : 0;
     this.slots = this.size + 1;
@@ -86,7 +87,7 @@ export class PackWorkerPool {
     }
     let buf = this.free.pop();
     if (!buf) this.slotsMade++;
-    if (!buf || buf.byteLength < size) buf = new SharedArrayBuffer(Math.max(size, INITIAL_SLOT));
+    if (!buf || buf.byteLength < size) buf = new SharedArrayBuffer(Math.max(size, this.slotSize));
     try {
       return await fn(buf);
     } finally {

@@ -177,7 +177,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 
   // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
-  const pool = new PackWorkerPool(repo.key, opts.workers);
+  const pool = new PackWorkerPool(repo.key, opts.workers, MAX_RUN + 1024 * 1024);
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
   try {
@@ -256,12 +256,18 @@ interface Run {
   blobs: PackedBlob[];
 }
 
-/** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB, up to 16 MiB a read. */
+/**
+ * Reads of at most 8 MiB: enough to amortise a request, half a pack of memory per slot (a single
+ * blob, at most 8 MiB + 32 bytes, still fits the 9 MiB slot).
+ */
+const MAX_RUN = 8 * 1024 * 1024;
+
+/** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB, up to MAX_RUN a read. */
 function coalesce(blobs: PackedBlob[]): Run[] {
   const runs: Run[] = [];
   for (const b of blobs) {
     const last = runs.at(-1);
-    if (last && b.offset - last.end < 1024 * 1024 && b.offset + b.length - last.start <= 16 * 1024 * 1024) {
+    if (last && b.offset - last.end < 1024 * 1024 && b.offset + b.length - last.start <= MAX_RUN) {
       last.end = Math.max(last.end, b.offset + b.length);
       last.blobs.push(b);
     } else runs.push({ start: b.offset, end: b.offset + b.length, blobs: [b] });
