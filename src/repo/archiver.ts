@@ -56,20 +56,8 @@ export interface BackupResult {
   errors: number;
 }
 
-interface Counters {
-  files_new: number;
-  files_changed: number;
-  files_unmodified: number;
-  dirs_new: number;
-  dirs_changed: number;
-  dirs_unmodified: number;
-  data_blobs: number;
-  tree_blobs: number;
-  data_added: number;
-  data_added_packed: number;
-  total_files_processed: number;
-  total_bytes_processed: number;
-}
+/** The summary's counters, filled as the backup goes. */
+type Counters = Omit<SnapshotSummary, 'backup_start' | 'backup_end'>;
 
 /** A path component of the targets: either a target itself or an ancestor leading to targets. */
 interface TargetNode {
