@@ -6,6 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RepoLock, Repository } from '../src/repo/index.js';
+import { LocalBackend } from '../src/storage/index.js';
 import { COFFER_BIN, PASSWORD, coffer, cofferOk, isRoot, manifest, pseudoRandom, tempDir } from './helpers.js';
 
 let work: string;
@@ -153,19 +155,42 @@ describe('files that cannot be read or change while read', () => {
 describe('locks', () => {
   it('prune is refused while a backup holds the repository (exit 11), and works after', async () => {
     const repo = freshRepo('repo-locks');
-    const big = path.join(work, 'big-for-lock');
-    fs.mkdirSync(big, { recursive: true });
-    for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(big, `b${i}`), pseudoRandom(32 * 1024 * 1024, 50 + i));
-    const child = spawn(process.execPath, [COFFER_BIN, '-r', repo, 'backup', big], { env: { ...process.env, COFFER_PASSWORD: PASSWORD } });
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    // Wait until its lock exists.
-    while (fs.readdirSync(path.join(repo, 'locks')).length === 0) await new Promise((r) => setTimeout(r, 10));
-    const r = coffer(['-r', repo, 'prune']);
-    expect(r.code).toBe(11);
-    expect(r.stderr).toContain('locked');
-    expect(await exited).toBe(0);
+    // The shared lock a running backup holds, taken here so the timing is not left to chance.
+    const opened = await Repository.open(new LocalBackend(repo), PASSWORD);
+    const shared = await RepoLock.acquire(opened, false);
+    try {
+      const r = coffer(['-r', repo, 'prune']);
+      expect(r.code).toBe(11);
+      expect(r.stderr).toContain('locked');
+      // Other backups share the lock.
+      cofferOk(['-r', repo, 'backup', src]);
+    } finally {
+      await shared.release();
+    }
     cofferOk(['-r', repo, 'prune']);
     cofferOk(['-r', repo, 'check', '--read-data']);
+  });
+});
+
+describe('a backup against an exclusive lock', () => {
+  it('exits 11 and writes nothing, although it starts reading before the lock settles', async () => {
+    const repo = freshRepo('repo-excl-lock');
+    const opened = await Repository.open(new LocalBackend(repo), PASSWORD);
+    const held = await RepoLock.acquire(opened, true);
+    try {
+      const before = fs.readdirSync(repo, { recursive: true }).filter((f) => !String(f).startsWith('locks')).sort();
+      const dir = path.join(work, 'big-for-excl');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'b'), pseudoRandom(40 * 1024 * 1024, 77));
+      const r = coffer(['-r', repo, 'backup', dir]);
+      expect(r.code).toBe(11);
+      expect(r.stderr).toContain('locked');
+      const after = fs.readdirSync(repo, { recursive: true }).filter((f) => !String(f).startsWith('locks') && !String(f).startsWith('tmp')).sort();
+      expect(after).toEqual(before.filter((f) => !String(f).startsWith('tmp')));
+    } finally {
+      await held.release();
+    }
+    cofferOk(['-r', repo, 'check']);
   });
 });
 

@@ -44,6 +44,8 @@ export class BlobSaver {
     private readonly index: MasterIndex,
     private readonly compress: boolean,
     private readonly packSize = DEFAULT_PACK_SIZE,
+    /** Uploads wait for this (the repository lock settling); packing goes on meanwhile. */
+    private readonly writeGate: () => Promise<unknown> = () => Promise.resolve(),
   ) {
     const caps = backend.capabilities();
     this.connections = Math.max(1, caps.connections);
@@ -110,6 +112,7 @@ export class BlobSaver {
     const packId = done.hash.digest('hex');
     const job = (async () => {
       await pack.sync();
+      await this.writeGate();
       await this.backend.saveFile({ type: 'pack', name: packId }, done.file);
     })().then(
       () => {

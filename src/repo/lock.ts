@@ -145,3 +145,30 @@ export async function withLock<T>(repo: Repository, exclusive: boolean, fn: () =
     await lock.release();
   }
 }
+
+/**
+ * Runs `fn` under a shared lock without waiting for the lock to settle first: reading (index,
+ * parent trees, the files to back up) starts at once, while every write to the repository waits
+ * until the lock is held. If the lock cannot be had, nothing was written and the lock error is
+ * what the caller sees, whatever `fn` ran into meanwhile.
+ */
+export async function withLockOverlapped<T>(repo: Repository, fn: (lockLost: AbortSignal) => Promise<T>): Promise<T> {
+  const locking = RepoLock.acquire(repo, false);
+  repo.holdWritesUntil(locking);
+  // `fn` learns of a failed lock through this signal and stops early; the error itself is
+  // rethrown below, so the rejection is handled here rather than left unobserved meanwhile.
+  const lost = new AbortController();
+  locking.catch(() => lost.abort());
+  let lock: RepoLock | undefined;
+  try {
+    const result = await fn(lost.signal);
+    lock = await locking;
+    return result;
+  } catch (err) {
+    lock = await locking; // a lock error, if any, replaces what fn ran into while it was pending
+    throw err;
+  } finally {
+    if (!lock) lock = await locking.catch(() => undefined);
+    await lock?.release();
+  }
+}

@@ -31,6 +31,8 @@ export interface InitOptions {
 export class Repository {
   readonly index = new MasterIndex();
   private saver: BlobSaver | undefined;
+  /** Writes (but not lock files) wait for this: see `withLockOverlapped`. */
+  private writeGate: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly backend: Backend,
@@ -81,7 +83,13 @@ export class Repository {
 
   // ---- unpacked files ----
 
+  /** Makes every later write to the repository (packs, index, snapshots) wait for `gate`. */
+  holdWritesUntil(gate: Promise<unknown>): void {
+    this.writeGate = gate;
+  }
+
   async saveUnpacked(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown): Promise<ID> {
+    if (type !== 'lock') await this.writeGate;
     const sealed = encodeUnpacked(this.key, value, this.compress);
     const id = hashId(sealed);
     await this.backend.save({ type, name: id }, sealed);
@@ -134,7 +142,7 @@ export class Repository {
 
   /** The pack writer for this session, created on first use. */
   blobSaver(packSize?: number): BlobSaver {
-    this.saver ??= new BlobSaver(this.backend, this.key, this.index, this.compress, packSize);
+    this.saver ??= new BlobSaver(this.backend, this.key, this.index, this.compress, packSize, () => this.writeGate);
     return this.saver;
   }
 

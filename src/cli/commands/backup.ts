@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { type BackupType, RepoLock, backup, backupStream, chooseParent, isBackupType, shortId } from '../../repo/index.js';
+import { type BackupType, backup, backupStream, chooseParent, isBackupType, shortId, withLockOverlapped } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { ProgressPrinter, formatBytes } from '../progress.js';
@@ -26,12 +26,9 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
   const host = o.host ?? hostname();
   const tags = [...(o.tag ?? []), ...(o.type ? [type] : [])];
   const repo = await openRepo(g);
-  // Loading the index overlaps the lock's settle delay; both must succeed before anything is written.
-  const [locked, indexed] = await Promise.allSettled([RepoLock.acquire(repo, false), repo.loadIndex()]);
-  if (locked.status === 'rejected') throw locked.reason;
-  const lock = locked.value;
-  try {
-    if (indexed.status === 'rejected') throw indexed.reason;
+  return withLockOverlapped(repo, async (lockLost) => {
+    const stop = AbortSignal.any([signal, lockLost]);
+    await repo.loadIndex();
     const absPaths = o.stdin ? [`/${o.stdinFilename ?? 'stdin'}`] : paths.map((p) => path.resolve(p));
     const parent = o.force ? undefined : o.parent ? await repo.findSnapshot(o.parent) : await chooseParent(repo, type, host, absPaths);
     if (parent && !g.json) say(g, `using parent snapshot ${shortId(parent.id)}`);
@@ -46,7 +43,7 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
     } else {
       const r = await backup(repo, {
         paths, excludes: o.exclude ?? [], host, tags, ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}),
-        signal, scan: true,
+        signal: stop, scan: true,
         onProgress: (p) => printer.update(p),
         onWarning: (p, m) => {
           if (g.json) printJSON({ message_type: 'error', error: { message: m }, during: 'archival', item: p });
@@ -75,7 +72,5 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
       return EXIT.partial;
     }
     return EXIT.ok;
-  } finally {
-    await lock.release();
-  }
+  });
 }
