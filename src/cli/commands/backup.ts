@@ -22,7 +22,7 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
   const type: BackupType = (o.type as BackupType | undefined) ?? 'incremental';
   if (o.stdin ? paths.length > 0 : paths.length === 0) throw new UsageError(o.stdin ? 'no paths may be given with --stdin' : 'nothing to back up: give at least one path');
   const workers = o.workers === undefined ? undefined : Number(o.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) throw new UsageError('--workers must be a non-negative integer');
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new UsageError('--workers must be a positive integer');
   const host = o.host ?? hostname();
   const tags = [...(o.tag ?? []), ...(o.type ? [type] : [])];
   const repo = await openRepo(g);
