@@ -356,34 +356,26 @@ function buildTargets(paths: string[]): TargetNode & { paths: Set<string> } {
   return root;
 }
 
-/** Counts files and bytes the backup will see, for progress totals. Runs alongside the backup. */
+/**
+ * Counts files and bytes the backup will see, for progress totals. Runs alongside the backup, a
+ * directory's entries stat'ed concurrently so the totals arrive early enough to be useful.
+ */
 async function scanTotals(paths: string[], excludes: ExcludeMatcher, signal: AbortSignal): Promise<{ files: number; bytes: number }> {
   const { lstat, readdir } = await import('node:fs/promises');
   let files = 0;
   let bytes = 0;
   const visit = async (abs: string): Promise<void> => {
     if (signal.aborted) throw new CancelledError('scan stopped');
-    let st;
-    try {
-      st = await lstat(abs);
-    } catch {
-      return;
-    }
-    if (st.isDirectory()) {
-      let names: string[] = [];
-      try {
-        names = await readdir(abs);
-      } catch {
-        return;
-      }
-      for (const n of names) {
-        const c = path.join(abs, n);
-        if (!excludes.excludes(c)) await visit(c);
-      }
-    } else {
+    const st = await lstat(abs).catch(() => undefined);
+    if (!st) return;
+    if (!st.isDirectory()) {
       files++;
       if (st.isFile()) bytes += st.size;
+      return;
     }
+    const names = await readdir(abs).catch(() => [] as string[]);
+    const children = names.map((n) => path.join(abs, n)).filter((c) => !excludes.excludes(c));
+    for (let i = 0; i < children.length; i += 64) await Promise.all(children.slice(i, i + 64).map(visit));
   };
   for (const p of paths) await visit(p);
   return { files, bytes };

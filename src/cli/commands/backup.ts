@@ -53,8 +53,10 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
       errors = r.errors;
       result = r;
     }
-    printer.done();
     const s = result.summary;
+    const done = { filesDone: s.total_files_processed, bytesDone: s.total_bytes_processed };
+    printer.update({ ...done, filesTotal: done.filesDone, bytesTotal: done.bytesDone, errors }, true);
+    printer.done();
     if (g.json) {
       printJSON({
         message_type: 'summary', ...s, total_duration: (Date.parse(s.backup_end) - Date.parse(s.backup_start)) / 1000,

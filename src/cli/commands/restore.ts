@@ -26,6 +26,7 @@ export async function restoreCommand(g: GlobalOptions, ref: string, o: RestoreCo
       onProgress: (p) => printer.update({ ...p, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal }),
       onWarning: (p, m) => (g.json ? printJSON({ message_type: 'error', error: { message: m }, item: p }) : warn(`ignoring error for ${p}: ${m}`)),
     });
+    printer.update(r, true);
     printer.done();
     if (g.json) {
       printJSON({ message_type: 'summary', seconds_elapsed: Math.round((Date.now() - started) / 1000), total_files: r.filesTotal,
