@@ -133,6 +133,24 @@ describe('coffer round trip', () => {
     expect(got['small.txt']).toBeDefined();
   });
 
+  it('excludes case-insensitively and from exclude files; rejects invalid patterns', () => {
+    const repo = path.join(work, 'repo-excl2');
+    cofferOk(['-r', repo, 'init']);
+    const list = path.join(work, 'excludes.txt');
+    fs.writeFileSync(list, '# comment\n\nsparse.img\n*.sh\n');
+    cofferOk(['-r', repo, 'backup', src, '--iexclude', 'SMALL.TXT', '--exclude-file', list]);
+    const target = path.join(work, 'restore-excl2');
+    cofferOk(['-r', repo, 'restore', 'latest', '--target', target]);
+    const got = manifest(restoredPath(target));
+    expect(got['small.txt']).toBeUndefined();
+    expect(got['sparse.img']).toBeUndefined();
+    expect(got['script.sh']).toBeUndefined();
+    expect(got['empty']).toBeDefined();
+    const bad = coffer(['-r', repo, 'backup', src, '--exclude', '[unterminated']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('[unterminated');
+  });
+
   it('backs up standard input as one file', () => {
     const repo = path.join(work, 'repo-stdin');
     cofferOk(['-r', repo, 'init']);

@@ -26,13 +26,40 @@ function readPasswordFile(file: string): string {
   }
 }
 
-export function password(g: GlobalOptions): string {
+/** Reads a line from the terminal without echoing it. */
+async function promptHidden(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const rlOut = rl as unknown as { _writeToOutput: (s: string) => void };
+  let muted = false;
+  rlOut._writeToOutput = (s: string): void => {
+    if (!muted || s.includes('\n')) process.stderr.write(muted ? '\n' : s);
+  };
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.question(question, resolve);
+      muted = true;
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * The repository password: --password-file, COFFER_PASSWORD_FILE, COFFER_PASSWORD, or, on a
+ * terminal, a prompt (twice, to confirm, when creating a repository), as restic asks.
+ */
+export async function password(g: GlobalOptions, confirm = false): Promise<string> {
   if (g.passwordFile) return readPasswordFile(g.passwordFile);
   const file = process.env.COFFER_PASSWORD_FILE;
   if (file) return readPasswordFile(file);
   const pw = process.env.COFFER_PASSWORD;
   if (pw !== undefined) return pw;
-  throw new UsageError('no password given: set COFFER_PASSWORD or use --password-file');
+  if (!process.stdin.isTTY) throw new UsageError('no password given: set COFFER_PASSWORD or use --password-file');
+  const entered = await promptHidden(confirm ? 'enter password for new repository: ' : 'enter password for repository: ');
+  if (confirm && (await promptHidden('enter password again: ')) !== entered) throw new UsageError('passwords do not match');
+  if (entered === '') throw new UsageError('an empty password is not allowed');
+  return entered;
 }
 
 export function backendFor(g: GlobalOptions): Backend {
@@ -40,7 +67,7 @@ export function backendFor(g: GlobalOptions): Backend {
 }
 
 export async function openRepo(g: GlobalOptions): Promise<Repository> {
-  return Repository.open(backendFor(g), password(g));
+  return Repository.open(backendFor(g), await password(g));
 }
 
 /** Writes a line for humans to stdout, unless --json or --quiet asked for silence. */

@@ -57,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--tag <tags>', 'add tags (repeatable, comma separated)', collect)
     .option('--host <name>', 'hostname recorded in the snapshot')
     .option('-e, --exclude <pattern>', 'exclude a pattern (repeatable)', collectRaw)
+    .option('--iexclude <pattern>', 'like --exclude, ignoring case (repeatable)', collectRaw)
+    .option('--exclude-file <file>', 'read exclude patterns from a file (repeatable)', collectRaw)
     .option('--stdin', 'read the data to back up from standard input')
     .option('--stdin-filename <name>', 'file name for the --stdin data', 'stdin')
     .option('--parent <snapshot>', 'use this parent snapshot instead of choosing one')

@@ -11,7 +11,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { groupName, userName } from './accounts.js';
-import { compileExcludes, type ExcludeMatcher } from './exclude.js';
+import { combineExcludes, compileExcludes, type ExcludeMatcher } from './exclude.js';
 import { FileReadError, FileSaverPool } from './file-saver-pool.js';
 import { type ID, hashId } from './ids.js';
 import { safeUsername } from './keys.js';
@@ -36,6 +36,8 @@ export interface BackupProgress {
 export interface BackupOptions {
   paths: string[];
   excludes?: string[];
+  /** Like `excludes`, matched case-insensitively (restic's --iexclude). */
+  iexcludes?: string[];
   host?: string;
   tags?: string[];
   parent?: Snapshot;
@@ -117,7 +119,10 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   const start = new Date();
   const counters = newCounters();
   const progress: BackupProgress = { filesDone: 0, bytesDone: 0, errors: 0 };
-  const excludes: ExcludeMatcher = compileExcludes(opts.excludes ?? []);
+  const excludes: ExcludeMatcher = combineExcludes([
+    compileExcludes(opts.excludes ?? []),
+    compileExcludes(opts.iexcludes ?? [], { caseInsensitive: true }),
+  ]);
   const saver = repo.blobSaver();
   const parents = new ParentTrees(repo, opts.parent?.tree);
   const signal = opts.signal;

@@ -8,6 +8,7 @@ export { restore, type RestoreOptions, type RestoreProgress, type RestoreResult 
 export { check, type CheckOptions, type CheckProblem, type CheckResult } from './checker.js';
 export { forget, type ForgetOptions, type ForgetSnapshot } from './forget.js';
 export { prune, type PruneOptions, type PruneStats } from './prune.js';
+export { parseExcludeFile } from './exclude.js';
 export { RepoLock, withLock, withLockOverlapped, removeLocks } from './lock.js';
 export { type BackupType, BACKUP_TYPES, isBackupType, chooseParent } from './backup-type.js';
 export * from './forget-policy.js';

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { type BackupType, backup, backupStream, chooseParent, isBackupType, shortId, withLockOverlapped } from '../../repo/index.js';
+import { type BackupType, backup, backupStream, chooseParent, isBackupType, parseExcludeFile, shortId, withLockOverlapped } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { ProgressPrinter, formatBytes } from '../progress.js';
@@ -10,11 +11,24 @@ export interface BackupCommandOptions {
   tag?: string[];
   host?: string;
   exclude?: string[];
+  iexclude?: string[];
+  excludeFile?: string[];
   stdin?: boolean;
   stdinFilename?: string;
   parent?: string;
   force?: boolean;
   workers?: string;
+}
+
+/** Patterns from --exclude-file, after the --exclude ones (order matters for `!` patterns). */
+function readExcludeFiles(files: string[]): string[] {
+  return files.flatMap((f) => {
+    try {
+      return parseExcludeFile(readFileSync(f, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`cannot read exclude file ${f}: ${(err as Error).message}`);
+    }
+  });
 }
 
 export async function backupCommand(g: GlobalOptions, paths: string[], o: BackupCommandOptions, signal: AbortSignal): Promise<number> {
@@ -42,7 +56,7 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
       });
     } else {
       const r = await backup(repo, {
-        paths, excludes: o.exclude ?? [], host, tags, ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}),
+        paths, excludes: [...(o.exclude ?? []), ...readExcludeFiles(o.excludeFile ?? [])], iexcludes: o.iexclude ?? [], host, tags, ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}),
         signal: stop, scan: true,
         onProgress: (p) => printer.update(p),
         onWarning: (p, m) => {

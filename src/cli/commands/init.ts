@@ -3,7 +3,7 @@ import { type GlobalOptions, backendFor, password, printJSON, say } from '../con
 
 export async function initCommand(g: GlobalOptions): Promise<number> {
   const backend = backendFor(g);
-  const repo = await Repository.init(backend, password(g));
+  const repo = await Repository.init(backend, await password(g, true));
   if (g.json) printJSON({ message_type: 'initialized', id: repo.config.id, repository: backend.location });
   else say(g, `created coffer repository ${shortId(repo.config.id)} at ${backend.location}`);
   return 0;
