@@ -36,6 +36,11 @@ export class ProgressPrinter {
 
   constructor(private readonly mode: 'tty' | 'json' | 'quiet', private readonly verb: string, private readonly intervalMs = mode === 'json' ? 1000 : 100) {}
 
+  /** Whether a person watches: only then are totals (for an ETA) worth a second walk of the tree. */
+  get interactive(): boolean {
+    return this.mode === 'tty';
+  }
+
   static for(json: boolean, verb: string): ProgressPrinter {
     return new ProgressPrinter(json ? 'json' : process.stderr.isTTY ? 'tty' : 'quiet', verb);
   }

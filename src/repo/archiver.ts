@@ -169,18 +169,19 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   };
 
   const fileNode = async (abs: string, name: string, st: BigIntStats, prev: TreeNode | undefined): Promise<Pending> => {
+    if (unchanged(prev, st) && prev.content!.every((id) => repo.index.has('data', id) || saver.has('data', id))) {
+      // An unchanged ctime means no metadata changed either (chmod, chown, link count all set
+      // it), so the parent's node is this file's node: no re-encoding, and the tree id stays.
+      counters.files_unmodified++;
+      counters.total_files_processed++;
+      counters.total_bytes_processed += prev.size ?? 0;
+      progress.filesDone++;
+      progress.bytesDone += prev.size ?? 0;
+      return { done: Promise.resolve(prev) };
+    }
     const node = baseNode(name, 'file', st);
     node.size = Number(st.size);
     node.links = Number(st.nlink);
-    if (unchanged(prev, st) && prev.content!.every((id) => repo.index.has('data', id) || saver.has('data', id))) {
-      node.content = prev.content;
-      counters.files_unmodified++;
-      counters.total_files_processed++;
-      counters.total_bytes_processed += node.size;
-      progress.filesDone++;
-      progress.bytesDone += node.size;
-      return { done: Promise.resolve(node) };
-    }
     const handle = await pool.submit(abs);
     return {
       done: handle.done.then(

@@ -57,7 +57,7 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
     } else {
       const r = await backup(repo, {
         paths, excludes: [...(o.exclude ?? []), ...readExcludeFiles(o.excludeFile ?? [])], iexcludes: o.iexclude ?? [], host, tags, ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}),
-        signal: stop, scan: true,
+        signal: stop, scan: printer.interactive,
         onProgress: (p) => printer.update(p),
         onWarning: (p, m) => {
           if (g.json) printJSON({ message_type: 'error', error: { message: m }, during: 'archival', item: p });
