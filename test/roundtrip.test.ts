@@ -186,6 +186,12 @@ describe('coffer round trip', () => {
     expect(coffer(['-r', repo, 'snapshots'], { env: { COFFER_PASSWORD: 'wrong' } }).code).toBe(12);
     expect(coffer(['-r', path.join(work, 'no-such-repo'), 'snapshots']).code).toBe(10);
     expect(coffer(['-r', repo, 'backup']).code).toBe(1);
+    // All targets missing: fatal, no snapshot. Some missing: warned, exit 3.
+    const none = coffer(['-r', repo, 'backup', path.join(work, 'no-such-dir')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('do not exist');
+    expect(coffer(['-r', repo, 'backup', path.join(work, 'no-such-dir'), path.join(src, 'small.txt')]).code).toBe(3);
+    expect(JSON.parse(cofferOk(['-r', repo, '--json', 'snapshots']).stdout)).toHaveLength(1);
     expect(coffer(['-r', repo, 'init']).code).toBe(1);
     expect(coffer(['-r', repo, 'restore', 'deadbeef', '--target', path.join(work, 'x')]).code).toBe(1);
   });

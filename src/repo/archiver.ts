@@ -20,7 +20,7 @@ import type { Repository } from './repository.js';
 import { type Snapshot, type SnapshotJSON, type SnapshotSummary } from './snapshot.js';
 import { ParentTrees, type ParentDir } from './parent-trees.js';
 import { formatTime, formatTimeNs, parseTimeNs } from './time.js';
-import { CancelledError } from './errors.js';
+import { CancelledError, NothingToBackUpError } from './errors.js';
 import { VERSION } from './version.js';
 
 export interface BackupProgress {
@@ -116,6 +116,10 @@ function unchanged(prev: TreeNode | undefined, st: BigIntStats): prev is TreeNod
 }
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  // As restic: missing targets are warned about, but with none left there is nothing to back up.
+  if (!opts.paths.some((p) => lstatSync(p, { throwIfNoEntry: false }))) {
+    throw new NothingToBackUpError(`all target directories/files do not exist: ${opts.paths.join(', ')}`);
+  }
   const start = new Date();
   const counters = newCounters();
   const progress: BackupProgress = { filesDone: 0, bytesDone: 0, errors: 0 };

@@ -44,3 +44,8 @@ export class NotFoundInRepoError extends RepoError {
 export class CancelledError extends RepoError {
   override readonly code = 'CANCELLED';
 }
+
+/** None of the paths given to back up exists. */
+export class NothingToBackUpError extends RepoError {
+  override readonly code = 'NOTHING_TO_BACK_UP';
+}
