@@ -105,7 +105,8 @@ const TOOL_DEFS: Record<Tool, ToolDef> = {
     }),
   },
   coffer: {
-    argv: (repo, ...args) => [process.execPath, cofferJs, '-r', repo, ...args],
+    // Run as users do (`npx coffer`): the file itself, so its shebang's node flags apply.
+    argv: (repo, ...args) => [cofferJs, '-r', repo, ...args],
     env: (cacheDir) => ({
       ...baseEnv(),
       COFFER_PASSWORD: 'bench',
