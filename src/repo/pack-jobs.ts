@@ -9,21 +9,25 @@ import { verifyPack } from './pack-verify.js';
 
 const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
 
-/** calloc'ed: its pages map the kernel's zero page and cost no memory until written (never). */
-const ZEROS = Buffer.alloc(8 * 1024 * 1024 + 64);
+const ZEROS = Buffer.alloc(64 * 1024);
 
 function isAllZero(buf: Buffer): boolean {
-  return buf.length <= ZEROS.length && buf.equals(ZEROS.subarray(0, buf.length));
+  for (let p = 0; p < buf.length; p += ZEROS.length) {
+    const end = Math.min(buf.length, p + ZEROS.length);
+    if (!buf.subarray(p, end).equals(ZEROS.subarray(0, end - p))) return false;
+  }
+  return true;
 }
 
 export class PackJobs {
   /** Decompression output, reused across blobs. */
   private readonly scratch = { buf: Buffer.allocUnsafeSlow(0) };
 
-  constructor(private readonly key: MasterKey) {}
+  /** `afterBlob` hears of each decoded blob's size: workers use it to collect garbage promptly. */
+  constructor(private readonly key: MasterKey, private readonly afterBlob: (bytes: number) => void = () => undefined) {}
 
   verify(packId: ID, data: Buffer, blobs: readonly PackedBlob[]): string[] {
-    return verifyPack(this.key, packId, data, blobs, this.scratch);
+    return verifyPack(this.key, packId, data, blobs, this.scratch, this.afterBlob);
   }
 
   /**
@@ -34,6 +38,7 @@ export class PackJobs {
   restore(data: Buffer, start: number, blobs: readonly { blob: PackedBlob; targets: readonly WriteTarget[] }[]): void {
     for (const { blob, targets } of blobs) {
       const plain = decodeBlobInPlace(this.key, data, blob.offset - start, blob, this.scratch);
+      this.afterBlob(blob.length);
       for (const t of targets) {
         // Pre-sized files read back zeros where nothing is written: keep them sparse.
         if (!t.create && isAllZero(plain)) continue;

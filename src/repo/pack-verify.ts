@@ -56,7 +56,8 @@ function headerFromPack(key: MasterKey, buf: Buffer): PackedBlob[] {
 
 
 /** Returns the problems found (empty when the pack is sound). Decrypts `buf` in place. */
-export function verifyPack(key: MasterKey, packId: ID, buf: Buffer, indexBlobs: readonly PackedBlob[], scratch: { buf: Buffer }): string[] {
+export function verifyPack(key: MasterKey, packId: ID, buf: Buffer, indexBlobs: readonly PackedBlob[], scratch: { buf: Buffer },
+  afterBlob: (bytes: number) => void = () => undefined): string[] {
   const problems: string[] = [];
   const sorted = [...indexBlobs].sort((a, b) => a.offset - b.offset);
   if (sorted.length === 0) problems.push('is empty in the index');
@@ -105,6 +106,7 @@ export function verifyPack(key: MasterKey, packId: ID, buf: Buffer, indexBlobs: 
     }
     try {
       decodeBlobInPlace(key, buf, b.offset, b, scratch);
+      afterBlob(b.length);
     } catch (err) {
       problems.push(`${describeBlob(b)}: ${withoutPrefix(errorMessage(err), `blob ${b.id}: `)}`);
     }

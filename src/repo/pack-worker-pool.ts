@@ -63,7 +63,7 @@ export class PackWorkerPool {
   private start(): void {
     const init: PackWorkerInit = { key: { encrypt: this.key.encrypt, macK: this.key.macK, macR: this.key.macR } };
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(this.script!, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+      const worker = new Worker(this.script!, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       const slot: WorkerSlot = { worker, busy: 0 };
       worker.on('message', (m: FromPackWorker) => {
         slot.busy--;

@@ -6,9 +6,13 @@ import { PackJobs } from './pack-jobs.js';
 import type { FromPackWorker, PackWorkerInit, ToPackWorker } from './pack-worker-protocol.js';
 
 const init = workerData as PackWorkerInit;
-const jobs = new PackJobs({ encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR) });
+/** Decryption allocates in small pieces: collect every 2 MiB decoded. */
+const collector = new GarbageCollector(2 * 1024 * 1024);
+const jobs = new PackJobs(
+  { encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR) },
+  (bytes) => collector.processed(bytes),
+);
 const port = parentPort!;
-const collector = new GarbageCollector(8 * 1024 * 1024);
 
 port.on('message', (msg: ToPackWorker) => {
   const data = Buffer.from(msg.data, 0, msg.length);
@@ -23,6 +27,4 @@ port.on('message', (msg: ToPackWorker) => {
     reply = { kind: 'failed', job: msg.job, message: (err as Error).message ?? String(err), integrity: err instanceof IntegrityError };
   }
   port.postMessage(reply);
-  // Decrypting allocates in small pieces; free them every few MiB decoded.
-  collector.processed(msg.length);
 });
