@@ -48,6 +48,8 @@ interface WorkerState {
 
 /** Files queued per worker: enough to hide message latency, few enough to balance the load. */
 const QUEUE_PER_WORKER = 16;
+/** Queued files per running worker at which the next worker is started. */
+const BACKLOG = 4;
 
 
 export function defaultWorkerCount(): number {
@@ -73,39 +75,47 @@ export class FileSaverPool {
   }
 
   /** Workers start with the first file to read: a no-change backup never pays for them. */
-  private startWorkers(): void {
-    const known = [...this.opts.known];
-    const paused = new Int32Array(new SharedArrayBuffer(4));
-    this.opts.saver.onPressure = (on) => {
-      Atomics.store(paused, 0, on ? 1 : 0);
-      if (!on) Atomics.notify(paused, 0);
-    };
-    for (let i = 0; i < this.count; i++) {
-      const ring = new SharedArrayBuffer(RING_SIZE);
-      const released = new SharedArrayBuffer(8);
-      const init: WorkerInit = {
-        key: { encrypt: this.opts.key.encrypt, macK: this.opts.key.macK, macR: this.opts.key.macR },
-        polynomial: this.opts.polynomial,
-        compress: this.opts.compress,
-        known,
-        ring,
-        released,
-        paused: paused.buffer as SharedArrayBuffer,
+  private paused: Int32Array | undefined;
+  private knownIds: ID[] | undefined;
+
+  /**
+   * Starts one more worker. Workers start as the queue demands: the first with the first file to
+   * read, each further one only when all running ones are backlogged. A no-change backup starts
+   * none, a backup of a few changed files usually one, a first backup all of them at once.
+   */
+  private startWorker(): void {
+    if (!this.paused) {
+      const paused = (this.paused = new Int32Array(new SharedArrayBuffer(4)));
+      this.opts.saver.onPressure = (on) => {
+        Atomics.store(paused, 0, on ? 1 : 0);
+        if (!on) Atomics.notify(paused, 0);
       };
-      const worker = new Worker(this.script!, {
-        workerData: init,
-        // Workers allocate little on the JS heap (blob bytes live in native buffers): a small young
-        // generation keeps each isolate's footprint near its floor instead of tens of MiB.
-        resourceLimits: { maxYoungGenerationSizeMb: 4 },
-      });
-      const state: WorkerState = { worker, ring, released: new BigInt64Array(released), inFlight: 0 };
-      worker.on('message', (msg: FromWorker) => this.onMessage(state, msg));
-      worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => {
-        if (code !== 0 && !this.closing) this.fail(new Error(`file worker exited with code ${code}`));
-      });
-      this.workers.push(state);
+      this.knownIds = [...this.opts.known];
     }
+    const ring = new SharedArrayBuffer(RING_SIZE);
+    const released = new SharedArrayBuffer(8);
+    const init: WorkerInit = {
+      key: { encrypt: this.opts.key.encrypt, macK: this.opts.key.macK, macR: this.opts.key.macR },
+      polynomial: this.opts.polynomial,
+      compress: this.opts.compress,
+      known: this.knownIds!,
+      ring,
+      released,
+      paused: this.paused.buffer as SharedArrayBuffer,
+    };
+    const worker = new Worker(this.script!, {
+      workerData: init,
+      // Workers allocate little on the JS heap (blob bytes live in native buffers): a small young
+      // generation keeps each isolate's footprint near its floor instead of tens of MiB.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    const state: WorkerState = { worker, ring, released: new BigInt64Array(released), inFlight: 0 };
+    worker.on('message', (msg: FromWorker) => this.onMessage(state, msg));
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => {
+      if (code !== 0 && !this.closing) this.fail(new Error(`file worker exited with code ${code}`));
+    });
+    this.workers.push(state);
   }
 
   private fail(err: Error): void {
@@ -154,11 +164,14 @@ export class FileSaverPool {
   async submit(path: string): Promise<{ done: Promise<FileResult> }> {
     if (this.failure) throw this.failure;
     if (this.inline) return { done: this.processInline(path) };
-    if (this.workers.length === 0) this.startWorkers();
     let best: WorkerState | undefined;
     for (;;) {
       best = undefined;
       for (const w of this.workers) if (!best || w.inFlight < best.inFlight) best = w;
+      if (this.workers.length < this.count && (!best || best.inFlight >= BACKLOG)) {
+        this.startWorker();
+        continue;
+      }
       if (best && best.inFlight < QUEUE_PER_WORKER) break;
       await new Promise<void>((r) => this.waiters.push(r));
       if (this.failure) throw this.failure;
