@@ -1,6 +1,6 @@
 /** The repository layer's public face: a library that reads and writes restic-format repositories. */
 export * from './errors.js';
-export { Repository, type InitOptions, type SnapshotFilter, matchesFilter, defaultHostname } from './repository.js';
+export { Repository, type InitOptions, type SnapshotFilter, matchesFilter } from './repository.js';
 export { DEFAULT_KDF, TEST_KDF, type KDFParams, addKey, listKeys, removeKey, type KeyInfo } from './keys.js';
 export { backup, type BackupOptions, type BackupProgress, type BackupResult } from './archiver.js';
 export { backupStream, type StreamBackupOptions } from './stream-backup.js';

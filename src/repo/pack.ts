@@ -96,8 +96,3 @@ export async function readPackHeader(backend: Backend, key: MasterKey, packId: I
   }
   return blobs;
 }
-
-/** Decrypts one blob read from a pack; the caller decompresses and verifies the hash. */
-export function openBlob(key: MasterKey, sealed: Buffer, id: ID): Buffer {
-  return open(key, sealed, `blob ${id}`);
-}

@@ -3,7 +3,6 @@
  * command builds on (load/save unpacked files, load/save blobs, snapshots). Blob saving goes
  * through `BlobSaver`, which fills packs per blob type and uploads them with bounded concurrency.
  */
-import { hostname } from 'node:os';
 import {
   type Backend,
   type FileType,
@@ -204,8 +203,4 @@ export function matchesFilter(s: SnapshotJSON, f: SnapshotFilter): boolean {
   }
   if (f.tags && f.tags.length > 0 && !f.tags.every((t) => s.tags?.includes(t))) return false;
   return true;
-}
-
-export function defaultHostname(): string {
-  return hostname();
 }
