@@ -117,15 +117,8 @@ export function sealInPlace(key: MasterKey, buf: Uint8Array, offset: number, len
 /** Encrypts `plaintext` into a fresh buffer `IV || ciphertext || MAC`. */
 export function seal(key: MasterKey, plaintext: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(plaintext.length + CRYPTO_OVERHEAD);
-  const iv = randomBytes(IV_SIZE);
-  iv.copy(out, 0);
-  const cipher = createCipheriv('aes-256-ctr', key.encrypt, iv);
-  // update() on CTR returns exactly as many bytes as it is given.
-  const ct = cipher.update(plaintext);
-  ct.copy(out, IV_SIZE);
-  cipher.final();
-  const body = out.subarray(IV_SIZE, IV_SIZE + plaintext.length);
-  mac(key, iv, body, out.subarray(IV_SIZE + plaintext.length));
+  out.set(plaintext, IV_SIZE);
+  sealInPlace(key, out, 0, plaintext.length);
   return out;
 }
 

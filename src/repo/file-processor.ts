@@ -58,10 +58,6 @@ export class FileProcessor {
     this.chunker = new Chunker(polynomial);
   }
 
-  addKnown(ids: Iterable<ID>): void {
-    for (const id of ids) this.known.add(id);
-  }
-
   /** Hashes a chunk and, unless known, compresses and seals it into the sink; returns its id. */
   chunk(data: Uint8Array, sink: BlobSink): ID {
     const id = hashId(data);

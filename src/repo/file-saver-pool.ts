@@ -34,7 +34,6 @@ interface PendingJob {
   resolve: (r: FileResult) => void;
   reject: (e: Error) => void;
   path: string;
-  worker: WorkerState;
   /** Blob saves of this file still running; the file is done only after they are. */
   saves: Promise<unknown>[];
 }
@@ -181,7 +180,7 @@ export class FileSaverPool {
     chosen.inFlight++;
     const msg: ToWorker = { kind: 'file', job, path };
     const done = new Promise<FileResult>((resolve, reject) => {
-      this.jobs.set(job, { resolve, reject, path, worker: chosen, saves: [] });
+      this.jobs.set(job, { resolve, reject, path, saves: [] });
       chosen.worker.postMessage(msg);
     });
     return { done };

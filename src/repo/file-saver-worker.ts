@@ -59,10 +59,6 @@ const sink: BlobSink = {
 };
 
 port.on('message', (msg: ToWorker) => {
-  if (msg.kind === 'known') {
-    processor.addKnown(msg.ids);
-    return;
-  }
   const job = msg.job;
   currentJob = job;
   try {

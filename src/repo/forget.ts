@@ -1,6 +1,6 @@
 /** forget: apply a keep policy to the repository's snapshots and delete the others. */
 import { type ForgetGroup, type ForgetPolicy, type GroupBy, planForget, timeOffsetOf } from './forget-policy.js';
-import { mapLimit } from './master-index.js';
+import { mapLimit } from './concurrency.js';
 import { type Repository, type SnapshotFilter, matchesFilter } from './repository.js';
 import type { Snapshot } from './snapshot.js';
 import { parseTime } from './time.js';

@@ -3,10 +3,6 @@ import { createHash } from 'node:crypto';
 /** Storage ids and blob ids are lower-case hex SHA-256 digests (design.rst "Terminology"). */
 export type ID = string;
 
-export function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
-}
-
 export function hashId(data: Uint8Array): ID {
   return createHash('sha256').update(data).digest('hex');
 }

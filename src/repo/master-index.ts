@@ -9,6 +9,7 @@ import { IntegrityError } from './errors.js';
 import { type ID, hashId, isId } from './ids.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { decodeUnpacked, encodeUnpacked } from './unpacked.js';
+import { mapLimit } from './concurrency.js';
 
 export interface BlobLocation {
   readonly packId: ID;
@@ -163,16 +164,4 @@ function parseIndexFile(json: unknown, name: ID): IndexFileJSON {
     }
   }
   return j as IndexFileJSON;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; the first failure rejects. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -98,6 +98,13 @@ export function chmodBitsFromGoMode(goMode: number): number {
   return m;
 }
 
+const UNSAFE_NAME = /[/\0]/;
+
+/** A name that is one path component: never empty, `.`, `..`, nor containing `/` or NUL. */
+export function isSafeName(name: unknown): name is string {
+  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !UNSAFE_NAME.test(name);
+}
+
 /** Sorted by the UTF-8 bytes of the name, as Go sorts strings, so trees hash the same everywhere. */
 export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));

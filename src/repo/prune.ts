@@ -11,7 +11,7 @@ import type { ID } from './ids.js';
 import { writeIndexFiles } from './master-index.js';
 import type { Repository } from './repository.js';
 import { findUsedBlobs } from './tree-walk.js';
-import { mapLimit } from './master-index.js';
+import { mapLimit } from './concurrency.js';
 
 export interface PruneOptions {
   /** Unused space tolerated after prune, as a fraction of used space (restic's --max-unused 5%). */

@@ -13,9 +13,9 @@ import * as path from 'node:path';
 import { compileExcludes } from './exclude.js';
 import { CancelledError, IntegrityError } from './errors.js';
 import type { ID } from './ids.js';
-import { mapLimit } from './master-index.js';
+import { mapLimit } from './concurrency.js';
 import { PackWorkerPool } from './pack-worker-pool.js';
-import { type TreeNode, chmodBitsFromGoMode, decodeTree } from './node.js';
+import { type TreeNode, chmodBitsFromGoMode, decodeTree, isSafeName } from './node.js';
 import { type PackedBlob } from './pack.js';
 import type { Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
@@ -64,11 +64,6 @@ interface PackWork {
   blobs: Map<ID, { blob: PackedBlob; targets: BlobTarget[] }>;
 }
 
-const UNSAFE_NAME = /[/\0]/;
-
-export function isSafeName(name: unknown): name is string {
-  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !UNSAFE_NAME.test(name);
-}
 
 export async function restore(repo: Repository, snapshot: Snapshot, opts: RestoreOptions): Promise<RestoreResult> {
   const target = path.resolve(opts.target);

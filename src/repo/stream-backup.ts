@@ -4,10 +4,9 @@
  */
 import { hostname } from 'node:os';
 import { chunkStream, Chunker } from './chunker.js';
-import { isSafeName } from './restorer.js';
 import { hashId, type ID } from './ids.js';
 import { safeUsername } from './keys.js';
-import { compareNames, encodeTree, type TreeNode } from './node.js';
+import { compareNames, encodeTree, isSafeName, type TreeNode } from './node.js';
 import type { Repository } from './repository.js';
 import type { Snapshot, SnapshotJSON, SnapshotSummary } from './snapshot.js';
 import { formatTime } from './time.js';

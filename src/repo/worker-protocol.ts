@@ -23,9 +23,7 @@ export interface WorkerInit {
   paused: SharedArrayBuffer;
 }
 
-export type ToWorker =
-  | { kind: 'file'; job: number; path: string }
-  | { kind: 'known'; ids: ID[] };
+export type ToWorker = { kind: 'file'; job: number; path: string };
 
 export type FromWorker =
   /** A sealed blob at `offset` in the ring; once packed, the main thread releases up to `releaseTo`. */
