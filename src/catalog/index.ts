@@ -1,0 +1,9 @@
+/** The catalog layer's public face. */
+export { Catalog } from './catalog.js';
+export type { CatalogCapabilities } from './dialects/opened.js';
+export { UniqueViolation } from './errors.js';
+export type { NewBackup, BackupFilter, BackupPatch } from './backups.js';
+export type { NewJob, JobFilter } from './jobs.js';
+export type { ScheduleInput } from './schedules.js';
+export type { InstanceInput } from './instances.js';
+export * from './types.js';

@@ -1,0 +1,22 @@
+/** Every migration, listed statically and in order (names sort by date). */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { DdlFlavour } from './flavour.js';
+import * as initial from './2026-11-23-initial.js';
+
+type Step = { up(db: Kysely<any>, f: DdlFlavour): Promise<void> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const STEPS: Record<string, Step> = {
+  '2026-11-23-initial': initial,
+};
+
+export function migrationProvider(flavour: DdlFlavour): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      const out: Record<string, Migration> = {};
+      for (const [name, step] of Object.entries(STEPS)) out[name] = { up: (db) => step.up(db, flavour) };
+      return out;
+    },
+  };
+}
+
+export { type DdlFlavour, SQLITE_DDL, POSTGRES_DDL } from './flavour.js';

@@ -1,0 +1,160 @@
+/**
+ * The catalog's tables, in types: the only description of the schema (migrations create it).
+ *
+ * Conventions that keep one schema working on SQLite and PostgreSQL alike:
+ * - times are ISO-8601 UTC strings with milliseconds (`2026-11-23T19:06:01.123Z`), which sort and
+ *   compare as text in both databases;
+ * - booleans are integers 0/1 (SQLite has no boolean type);
+ * - JSON documents are text, parsed by the store that owns the table;
+ * - byte counts are BIGINT on PostgreSQL, parsed to numbers by the driver setup.
+ */
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  role: string;
+  /** argon2id PHC string; null for a user that signs in with API keys only. */
+  password_hash: string | null;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>;
+  user_id: number;
+  /** The key's first characters, shown in lists so a user can tell keys apart. */
+  prefix: string;
+  /** SHA-256 of the whole key, hex: keys are 256 random bits, so a slow hash adds nothing. */
+  key_hash: string;
+  label: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  name: string;
+  location: string;
+  /** The repository password, sealed under the server secret (see core/secrets). */
+  password_sealed: string;
+  created_at: string;
+}
+
+export interface InstancesTable {
+  id: Generated<number>;
+  name: string;
+  description: string | null;
+  /** JSON array of parts. */
+  parts: string;
+  repository_id: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface BackupsTable {
+  id: Generated<number>;
+  instance_id: number;
+  repository_id: number;
+  /** `full` (every part) or `partial` (Syncano's query_args selects parts and items). */
+  scope: string;
+  type: string;
+  label: string | null;
+  description: string | null;
+  status: string;
+  status_info: string | null;
+  created_at: string;
+  updated_at: string;
+  backup_time: string | null;
+  size: number;
+  bytes_added: number;
+  files: number;
+  snapshot_id: string | null;
+  parent_id: number | null;
+  hostname: string;
+  model: string;
+  serial: string;
+  sw_version: string;
+  /** JSON, for partial backups. */
+  query_args: string | null;
+  include_files: number;
+  include_database: number;
+  created_by: string | null;
+  schedule_id: number | null;
+  /** JSON object of adapter-owned extras (e.g. a Kanto correlation id). */
+  extra: string | null;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  state: string;
+  /** The instance the job writes to (for a restore: its target), which the one-restore rule keys on. */
+  instance_id: number;
+  backup_id: number | null;
+  schedule_id: number | null;
+  /** JSON: what the job needs besides the ids (restore paths, retention policy…). */
+  payload: string;
+  /** JSON: files/bytes done and totals, rate, current state detail. */
+  progress: string;
+  error: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** `host:pid:boot` of the process running it; null while queued. */
+  worker: string | null;
+  heartbeat_at: string | null;
+  cancel_requested: number;
+}
+
+export interface SchedulesTable {
+  id: Generated<number>;
+  instance_id: number;
+  cron: string;
+  timezone: string | null;
+  type: string;
+  enabled: number;
+  retention_days: number | null;
+  keep_last: number | null;
+  keep_hourly: number | null;
+  keep_daily: number | null;
+  keep_weekly: number | null;
+  keep_monthly: number | null;
+  keep_yearly: number | null;
+  label: string | null;
+  created_at: string;
+  updated_at: string;
+  last_run_at: string | null;
+  /** The next time this schedule is due; claimed atomically so only one process fires it. */
+  next_run_at: string | null;
+  last_result: string | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  /** JSON. */
+  detail: string | null;
+  ip: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  repositories: RepositoriesTable;
+  instances: InstancesTable;
+  backups: BackupsTable;
+  jobs: JobsTable;
+  schedules: SchedulesTable;
+  audit_log: AuditLogTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,167 @@
+/** The catalog's domain records: what core sees (never a row type). */
+
+export const ROLES = ['admin', 'backup_operator', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface User {
+  id: number;
+  name: string;
+  role: Role;
+  passwordHash: string | null;
+  createdAt: string;
+}
+
+export interface ApiKey {
+  id: number;
+  userId: number;
+  prefix: string;
+  label: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface RepositoryRecord {
+  id: number;
+  name: string;
+  location: string;
+  passwordSealed: string;
+  createdAt: string;
+}
+
+/** One part of an instance, as stored; core validates the kinds it knows. */
+export interface PartSpec {
+  name: string;
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface Instance {
+  id: number;
+  name: string;
+  description: string | null;
+  parts: PartSpec[];
+  repositoryId: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const BACKUP_STATUSES = ['scheduled', 'running', 'uploading', 'success', 'error'] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+export const BACKUP_TYPES = ['full', 'incremental', 'differential'] as const;
+export type BackupKind = (typeof BACKUP_TYPES)[number];
+export type BackupScope = 'full' | 'partial';
+
+export interface Backup {
+  id: number;
+  instanceId: number;
+  instance: string;
+  repositoryId: number;
+  scope: BackupScope;
+  type: BackupKind;
+  label: string | null;
+  description: string | null;
+  status: BackupStatus;
+  statusInfo: string | null;
+  createdAt: string;
+  updatedAt: string;
+  backupTime: string | null;
+  size: number;
+  bytesAdded: number;
+  files: number;
+  snapshotId: string | null;
+  parentId: number | null;
+  hostname: string;
+  model: string;
+  serial: string;
+  swVersion: string;
+  queryArgs: Record<string, string[] | null> | null;
+  includeFiles: boolean;
+  includeDatabase: boolean;
+  createdBy: string | null;
+  scheduleId: number | null;
+  extra: Record<string, unknown> | null;
+}
+
+export const JOB_KINDS = ['backup', 'restore', 'retention'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+/** Backup jobs use the backup states, restore jobs the restore states; retention uses scheduled/running/success/error. */
+export const JOB_STATES = ['scheduled', 'running', 'uploading', 'success', 'error', 'completed', 'completed_with_errors', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const ACTIVE_JOB_STATES: readonly JobState[] = ['scheduled', 'running', 'uploading'];
+export function isTerminal(s: JobState): boolean {
+  return !ACTIVE_JOB_STATES.includes(s);
+}
+
+export interface JobProgress {
+  files_done: number;
+  bytes_done: number;
+  files_total?: number;
+  bytes_total?: number;
+  /** Bytes per second over the job's running time. */
+  rate?: number;
+  eta_seconds?: number;
+  errors?: number;
+  current?: string;
+}
+
+export interface Job {
+  id: number;
+  kind: JobKind;
+  state: JobState;
+  instanceId: number;
+  backupId: number | null;
+  scheduleId: number | null;
+  payload: Record<string, unknown>;
+  progress: JobProgress;
+  error: string | null;
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  worker: string | null;
+  heartbeatAt: string | null;
+  cancelRequested: boolean;
+}
+
+export interface Schedule {
+  id: number;
+  instanceId: number;
+  instance: string;
+  cron: string;
+  timezone: string | null;
+  type: BackupKind;
+  enabled: boolean;
+  retentionDays: number | null;
+  keepLast: number | null;
+  keepHourly: number | null;
+  keepDaily: number | null;
+  keepWeekly: number | null;
+  keepMonthly: number | null;
+  keepYearly: number | null;
+  label: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastRunAt: string | null;
+  nextRunAt: string | null;
+  lastResult: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown> | null;
+  ip: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
