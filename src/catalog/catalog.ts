@@ -33,7 +33,7 @@ export class Catalog {
     this.describe = opened.describe;
     this.users = new UserStore(this.db);
     this.repositories = new RepositoryStore(this.db);
-    this.instances = new InstanceStore(this.db);
+    this.instances = new InstanceStore(this.db, this.capabilities.skipLocked);
     this.backups = new BackupStore(this.db);
     this.jobs = new JobStore(this.db, this.capabilities);
     this.schedules = new ScheduleStore(this.db);

@@ -19,7 +19,7 @@ export interface InstanceInput {
 }
 
 export class InstanceStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly rowLocks: boolean) {}
 
   async create(i: InstanceInput): Promise<Instance> {
     const now = nowIso();
@@ -46,6 +46,11 @@ export class InstanceStore {
 
   async list(): Promise<Instance[]> {
     return (await this.db.selectFrom('instances').selectAll().orderBy('name').execute()).map(toInstance);
+  }
+
+  /** Inside a transaction: holds the instance row until commit (PostgreSQL), so rules counted under it hold. SQLite has one writer already. */
+  async lockForUpdate(id: number, tx: Kysely<Database>): Promise<void> {
+    if (this.rowLocks) await tx.selectFrom('instances').select('id').where('id', '=', id).forUpdate().execute();
   }
 
   async remove(id: number): Promise<void> {

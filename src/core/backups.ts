@@ -1,0 +1,212 @@
+/** Backups and restores: the rules (quotas, one restore per instance, who may do what) and the jobs that carry them out. */
+import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Job, type Page, UniqueViolation } from '../catalog/index.js';
+import { withLock } from '../repo/index.js';
+import type { AuditLog } from './audit.js';
+import { CoreError, conflict, invalid, notFound } from './errors.js';
+import { BUILTIN_INSTANCE } from './instances.js';
+import { retryOnLockConflict } from './jobs/lock-retry.js';
+import type { RestorePayload } from './jobs/restore-executor.js';
+import type { JobRunner } from './jobs/runner.js';
+import { partsOf } from './parts.js';
+import { type Actor, requirePermission } from './permissions.js';
+import type { RepositoryService } from './repositories.js';
+
+export interface Identity {
+  hostname: string;
+  model: string;
+  serial: string;
+  swVersion: string;
+}
+
+export interface Limits {
+  /** Backups (not failed ones) an instance may hold; 0 = no limit. */
+  maxBackupsPerInstance: number;
+  /** Backups a user (account) may have created; 0 = no limit. */
+  maxBackupsPerAccount: number;
+}
+
+export interface CreateBackup {
+  instance?: unknown;
+  type?: unknown;
+  include_files?: unknown;
+  include_database?: unknown;
+  label?: unknown;
+  description?: unknown;
+  scope?: BackupScope;
+  /** For partial backups: part name → null (all of it) or the items (paths inside the part). */
+  query_args?: unknown;
+  extra?: Record<string, unknown>;
+  scheduleId?: number;
+}
+
+export interface BackupQuery {
+  instance?: string;
+  status?: BackupStatus;
+  type?: BackupKind;
+  scope?: BackupScope;
+  limit: number;
+  offset: number;
+}
+
+export class BackupService {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly repos: RepositoryService,
+    private readonly runner: () => JobRunner | undefined,
+    private readonly audit: AuditLog,
+    private readonly identity: Identity,
+    private readonly limits: Limits,
+  ) {}
+
+  async create(actor: Actor, o: CreateBackup): Promise<{ backup: Backup; job: Job }> {
+    requirePermission(actor, 'backup.create');
+    const instanceName = o.instance ?? BUILTIN_INSTANCE;
+    if (typeof instanceName !== 'string' || instanceName.length === 0) throw invalid('instance', 'must be the name of an instance');
+    const type = o.type ?? 'incremental';
+    if (typeof type !== 'string' || !(BACKUP_TYPES as readonly string[]).includes(type)) throw invalid('type', `must be one of ${BACKUP_TYPES.join(', ')}`);
+    const includeFiles = o.include_files ?? true;
+    if (typeof includeFiles !== 'boolean') throw invalid('include_files', 'must be a boolean');
+    const includeDatabase = o.include_database ?? true;
+    if (typeof includeDatabase !== 'boolean') throw invalid('include_database', 'must be a boolean');
+    if (!includeFiles && !includeDatabase) throw invalid('include_files', 'include_files and include_database are both false: nothing to back up');
+    const label = optionalString(o.label, 'label', 64);
+    const description = optionalString(o.description, 'description', 256);
+    const instance = await this.catalog.instances.byName(instanceName);
+    if (!instance) throw new CoreError('not_found', `instance ${instanceName} not found`, 'instance');
+    const scope = o.scope ?? 'full';
+    const queryArgs = scope === 'partial' ? validQueryArgs(o.query_args, partsOf(instance.parts).map((p) => p.name)) : null;
+
+    try {
+      const created = await this.catalog.transaction(async (tx) => {
+        // Counted and inserted in one transaction (SQLite: one writer; PostgreSQL: the instance row
+        // is locked), so two requests at once cannot both take the last free place.
+        await this.catalog.instances.lockForUpdate(instance.id, tx);
+        if (this.limits.maxBackupsPerInstance > 0 && (await this.catalog.backups.countLive({ instanceId: instance.id }, tx)) >= this.limits.maxBackupsPerInstance) {
+          throw new CoreError('quota_exceeded', `instance ${instance.name} already has the maximum of ${this.limits.maxBackupsPerInstance} backups; delete one first`);
+        }
+        if (this.limits.maxBackupsPerAccount > 0 && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
+          throw new CoreError('quota_exceeded', `account ${actor.name} already has the maximum of ${this.limits.maxBackupsPerAccount} backups; delete one first`);
+        }
+        const backup = await this.catalog.backups.insert({
+          instanceId: instance.id, repositoryId: instance.repositoryId, scope, type: type as BackupKind, label, description, status: 'scheduled',
+          ...this.identity, queryArgs, includeFiles, includeDatabase, createdBy: actor.name, scheduleId: o.scheduleId ?? null, extra: o.extra ?? null,
+        }, tx);
+        const job = await this.catalog.jobs.enqueue({ kind: 'backup', instanceId: instance.id, backupId: backup.id, scheduleId: o.scheduleId ?? null, payload: {}, createdBy: actor.name }, tx);
+        return { backup, job };
+      });
+      await this.audit.record(actor, 'backup.create', `backup:${created.backup.id}`, { instance: instance.name, type, scope });
+      this.runner()?.wake();
+      return created;
+    } catch (err) {
+      if (err instanceof UniqueViolation) throw conflict('a backup of this schedule is already running');
+      throw err;
+    }
+  }
+
+  async get(actor: Actor, id: number): Promise<Backup> {
+    requirePermission(actor, 'backup.read');
+    const b = await this.catalog.backups.get(id);
+    if (!b) throw notFound(`backup ${id}`);
+    return b;
+  }
+
+  async list(actor: Actor, q: BackupQuery): Promise<Page<Backup>> {
+    requirePermission(actor, 'backup.read');
+    let instanceId: number | undefined;
+    if (q.instance !== undefined) {
+      const i = await this.catalog.instances.byName(q.instance);
+      if (!i) return { items: [], total: 0 };
+      instanceId = i.id;
+    }
+    return this.catalog.backups.list({
+      limit: q.limit, offset: q.offset, ...(instanceId !== undefined ? { instanceId } : {}),
+      ...(q.status ? { status: q.status } : {}), ...(q.type ? { type: q.type } : {}), ...(q.scope ? { scope: q.scope } : {}),
+    });
+  }
+
+  /** Deletes a backup: its snapshot leaves the repository (space returns at the next prune) and its record the catalog. */
+  async remove(actor: Actor, id: number): Promise<void> {
+    requirePermission(actor, 'backup.delete');
+    const b = await this.catalog.backups.get(id);
+    if (!b) throw notFound(`backup ${id}`);
+    if ((await this.catalog.jobs.active({ backupId: id })).length > 0) throw conflict(`backup ${id} is in use by a running job (a backup or restore); cancel it or wait`);
+    if (b.snapshotId) {
+      try {
+        const repo = await this.repos.open(b.repositoryId);
+        await retryOnLockConflict(AbortSignal.timeout(60_000), () => withLock(repo, true, () => repo.backend.remove({ type: 'snapshot', name: b.snapshotId! })), 60_000);
+      } catch (err) {
+        throw new CoreError('unavailable', `the backup's snapshot could not be removed from its repository: ${(err as Error).message}`, undefined, { cause: err });
+      }
+    }
+    await this.catalog.backups.remove(id);
+    await this.audit.record(actor, 'backup.delete', `backup:${id}`, { instance: b.instance, snapshot: b.snapshotId });
+  }
+
+  async restore(actor: Actor, backupId: number, o: { target?: unknown; paths?: unknown; mode?: 'merge' | 'exact' }): Promise<Job> {
+    requirePermission(actor, 'restore.create');
+    const b = await this.catalog.backups.get(backupId);
+    if (!b) throw notFound(`backup ${backupId}`);
+    if (b.status !== 'success' || !b.snapshotId) throw conflict(`backup ${backupId} is ${b.status}; only a successful backup can be restored`);
+    let targetId = b.instanceId;
+    if (o.target !== undefined && o.target !== null) {
+      if (typeof o.target !== 'string' || o.target.length === 0) throw invalid('target', 'must be the name of an instance');
+      const t = await this.catalog.instances.byName(o.target);
+      if (!t) throw new CoreError('not_found', `target instance ${o.target} not found`, 'target');
+      targetId = t.id;
+    }
+    const payload: RestorePayload = { mode: o.mode ?? 'merge' };
+    if (o.paths !== undefined && o.paths !== null) {
+      if (!Array.isArray(o.paths) || !o.paths.every((p) => typeof p === 'string' && p.length > 0 && !p.includes('\0'))) throw invalid('paths', 'must be an array of paths');
+      payload.paths = this.resolvePaths(b, o.paths as string[]);
+    }
+    try {
+      const job = await this.catalog.jobs.enqueue({ kind: 'restore', instanceId: targetId, backupId, scheduleId: null, payload: { ...payload }, createdBy: actor.name });
+      await this.audit.record(actor, 'restore.create', `backup:${backupId}`, { job_id: job.id, target: o.target ?? b.instance, paths: payload.paths ?? null });
+      this.runner()?.wake();
+      return job;
+    } catch (err) {
+      if (err instanceof UniqueViolation) {
+        const running = (await this.catalog.jobs.active({ instanceId: targetId, kind: 'restore' }))[0];
+        throw conflict(`a restore of this instance is already in progress${running ? ` (job ${running.id})` : ''}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Restore paths, given as absolute paths of the backup or as `part/inside/it`, made absolute. */
+  private resolvePaths(b: Backup, paths: string[]): string[] {
+    const recorded = (b.extra?.['part_paths'] ?? {}) as Record<string, string>;
+    return paths.map((p, i) => {
+      if (p.split('/').includes('..')) throw invalid(`paths[${i}]`, 'must not contain ..');
+      if (p.startsWith('/')) {
+        if (!Object.values(recorded).some((root) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`))) throw invalid(`paths[${i}]`, `${p} is not inside any part of this backup`);
+        return p.replace(/\/+$/, '') || '/';
+      }
+      const [part, ...rest] = p.split('/').filter(Boolean);
+      const root = part !== undefined ? recorded[part] : undefined;
+      if (!root) throw invalid(`paths[${i}]`, `${p} names no part of this backup (parts: ${Object.keys(recorded).join(', ') || 'none'})`);
+      return rest.length ? `${root.replace(/\/+$/, '')}/${rest.join('/')}` : root;
+    });
+  }
+}
+
+function optionalString(v: unknown, field: string, max: number): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length > max) throw invalid(field, `must be a string of at most ${max} characters`);
+  return v;
+}
+
+function validQueryArgs(v: unknown, partNames: string[]): Record<string, string[] | null> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid('query_args', 'must be an object of part name → null or a list of items');
+  const out: Record<string, string[] | null> = {};
+  for (const [k, items] of Object.entries(v)) {
+    if (!partNames.includes(k)) throw invalid(`query_args.${k}`, `is not a part of this instance (parts: ${partNames.join(', ') || 'none'})`);
+    if (items === null) out[k] = null;
+    else if (Array.isArray(items) && items.every((x) => typeof x === 'string' && x.length > 0 && !x.split('/').includes('..') && !x.startsWith('/'))) out[k] = items as string[];
+    else throw invalid(`query_args.${k}`, 'must be null or a list of relative paths inside the part');
+  }
+  if (Object.keys(out).length === 0) throw invalid('query_args', 'selects no part');
+  return out;
+}
+
+export const BACKUP_STATUSES_FOR_FILTER: readonly BackupStatus[] = ['scheduled', 'running', 'uploading', 'success', 'error'];

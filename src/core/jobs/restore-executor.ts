@@ -1,0 +1,95 @@
+/** Runs a restore job: a backup's parts, whole or selected paths, into its own instance or another one. */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Catalog } from '../../catalog/index.js';
+import { CancelledError, restore } from '../../repo/index.js';
+import { partsOf } from '../parts.js';
+import type { RepositoryService } from '../repositories.js';
+import { selectedPaths } from './backup-executor.js';
+import type { Executor, JobContext, JobOutcome } from './executor.js';
+import { mergeTree } from './tree-merge.js';
+
+export interface RestorePayload {
+  /** Absolute paths as they were backed up; empty for everything. */
+  paths?: string[];
+  /** `exact` makes each part equal to the backup (deleting what it lacks); `merge` only writes what the backup holds. */
+  mode?: 'merge' | 'exact';
+}
+
+export function restoreExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined): Executor {
+  return async (ctx: JobContext): Promise<JobOutcome> => {
+    const payload = ctx.job.payload as RestorePayload;
+    const b = await catalog.backups.get(ctx.job.backupId!);
+    if (!b?.snapshotId) return { state: 'failed', error: 'the backup no longer exists' };
+    const source = await catalog.instances.byId(b.instanceId);
+    const target = await catalog.instances.byId(ctx.job.instanceId);
+    if (!source || !target) return { state: 'failed', error: 'the instance no longer exists' };
+    const recorded = (b.extra?.['part_paths'] ?? {}) as Record<string, string>;
+    const targetParts = new Map(partsOf(target.parts).map((p) => [p.name, p]));
+    const warnings: string[] = [];
+    const plan: { name: string; from: string; to: string; include: string[] }[] = [];
+    for (const part of selectedPaths(source, b).parts) {
+      const from = recorded[part.name] ?? part.path;
+      const to = targetParts.get(part.name)?.path;
+      if (!to) {
+        warnings.push(`instance ${target.name} has no part named ${part.name}; skipped`);
+        continue;
+      }
+      const wanted = payload.paths?.length ? payload.paths.filter((p) => p === from || p.startsWith(from.endsWith('/') ? from : `${from}/`)) : [from];
+      if (wanted.length) plan.push({ name: part.name, from, to, include: wanted });
+    }
+    if (plan.length === 0) return { state: 'failed', error: warnings[0] ?? 'none of the requested paths is in this backup' };
+
+    const repo = await repos.open(b.repositoryId);
+    await repo.loadIndex();
+    const snapshot = await repo.loadSnapshot(b.snapshotId);
+    let errors = 0;
+    let filesDone = 0;
+    let bytesDone = 0;
+    for (const step of plan) {
+      // Staged beside the target, so that moving into place is a rename on the same file system.
+      const stage = path.join(path.dirname(step.to), `.coffer-restore-${ctx.job.id}-${step.name}`);
+      await fs.rm(stage, { recursive: true, force: true });
+      await fs.mkdir(stage, { recursive: true, mode: 0o700 });
+      try {
+        const base = { files: filesDone, bytes: bytesDone };
+        const r = await restore(repo, snapshot, {
+          target: stage, include: step.include, signal: ctx.signal, ...(workers !== undefined ? { workers } : {}),
+          onProgress: (p) => ctx.progress({ files_done: base.files + p.filesDone, bytes_done: base.bytes + p.bytesDone, files_total: base.files + p.filesTotal, bytes_total: base.bytes + p.bytesTotal, errors }),
+          onWarning: (p, m) => {
+            if (warnings.length < 20) warnings.push(`${p}: ${m}`);
+          },
+        });
+        errors += r.errors;
+        filesDone += r.filesDone;
+        bytesDone += r.bytesDone;
+        if (payload.paths?.length) {
+          for (const p of step.include) {
+            const staged = path.join(stage, p);
+            if (await exists(staged)) await mergeTree(staged, path.join(step.to, path.relative(step.from, p)), false);
+            else warnings.push(`${p} is not in this backup`);
+          }
+        } else {
+          const staged = path.join(stage, step.from);
+          if (await exists(staged)) await mergeTree(staged, step.to, payload.mode === 'exact');
+          else warnings.push(`${step.from} is not in this backup`);
+        }
+      } catch (err) {
+        if (err instanceof CancelledError || ctx.signal.aborted) {
+          const r: unknown = ctx.signal.reason;
+          return { state: 'failed', error: r instanceof Error ? r.message : 'canceled' };
+        }
+        throw err;
+      } finally {
+        await fs.rm(stage, { recursive: true, force: true }).catch(() => {});
+      }
+    }
+    ctx.progress({ files_done: filesDone, bytes_done: bytesDone, files_total: filesDone, bytes_total: bytesDone, errors });
+    if (errors > 0 || warnings.length > 0) return { state: 'completed_with_errors', error: warnings.slice(0, 5).join('; ') || `${errors} errors` };
+    return { state: 'completed' };
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(() => true, () => false);
+}

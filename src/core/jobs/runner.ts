@@ -1,0 +1,185 @@
+/**
+ * The in-process worker pool: claims jobs from the catalog's queue, runs each with its executor,
+ * records progress (at most once a second) and the outcome, and keeps a heartbeat so that another
+ * process sharing a PostgreSQL catalog can tell a live job from an orphan.
+ */
+import { hostname } from 'node:os';
+import { type Catalog, type Job, type JobKind, type JobProgress, type JobState } from '../../catalog/index.js';
+import type { JobEvents } from './events.js';
+import { type Executor, type JobOutcome, withRate } from './executor.js';
+
+const HEARTBEAT_MS = 5_000;
+/** A job whose heartbeat is older than this in a shared catalog is an orphan. */
+export const ORPHAN_AFTER_MS = 60_000;
+const POLL_MS = 1_000;
+const PROGRESS_WRITE_MS = 1_000;
+
+export interface RunnerOptions {
+  concurrency: number;
+  log: (msg: string, err?: unknown) => void;
+  /** Called after a job ended, whatever the outcome (retention chaining, metrics). */
+  onFinished?: (job: Job) => Promise<void> | void;
+  /** Called for jobs ended as orphans, so their backups get the same reason. */
+  onOrphan: (job: Job, reason: string) => Promise<void>;
+}
+
+/** The state a canceled or interrupted job ends in, per kind. */
+export const FAILED_STATE: Record<JobKind, JobState> = { backup: 'error', restore: 'failed', retention: 'error' };
+
+export class JobRunner {
+  readonly worker = `${hostname()}:${process.pid}:${Date.now().toString(36)}`;
+  private readonly running = new Map<number, AbortController>();
+  private readonly finished = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly events: JobEvents,
+    private readonly executors: Record<JobKind, Executor>,
+    private readonly opts: RunnerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.recoverOrphans('interrupted: the server stopped while this job ran');
+    this.timer = setInterval(() => this.wake(), POLL_MS);
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+    this.heartbeat.unref();
+    this.wake();
+  }
+
+  /** Ends jobs whose process is gone (all running ones with a catalog of our own; stale heartbeats with a shared one). */
+  async recoverOrphans(reason: string): Promise<number> {
+    const staleBefore = new Date(Date.now() - ORPHAN_AFTER_MS).toISOString();
+    const orphans = (await this.catalog.jobs.orphans(staleBefore)).filter((j) => !this.running.has(j.id));
+    for (const job of orphans) {
+      await this.catalog.jobs.setState(job.id, FAILED_STATE[job.kind], reason);
+      await this.opts.onOrphan(job, reason);
+      const ended = await this.catalog.jobs.get(job.id);
+      if (ended) this.events.publish(ended);
+    }
+    return orphans.length;
+  }
+
+  /** Look for work now (after an enqueue in this process), instead of at the next poll. */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pump().finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.wake();
+      }
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.stopping && this.running.size < this.opts.concurrency) {
+      let job: Job | undefined;
+      try {
+        job = await this.catalog.jobs.claim(this.worker);
+      } catch (err) {
+        this.opts.log('claiming a job failed', err);
+        return;
+      }
+      if (!job) return;
+      const done = this.run(job);
+      this.finished.add(done);
+      void done.finally(() => {
+        this.finished.delete(done);
+        this.wake();
+      });
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const abort = new AbortController();
+    this.running.set(job.id, abort);
+    const started = Date.now();
+    let last: JobProgress = job.progress;
+    let lastWrite = 0;
+    let writing: Promise<void> = Promise.resolve();
+    this.events.publish({ ...job });
+    const progress = (p: JobProgress) => {
+      last = withRate(p, started);
+      this.events.publish({ ...job, state: job.state, progress: last });
+      const now = Date.now();
+      if (now - lastWrite >= PROGRESS_WRITE_MS) {
+        lastWrite = now;
+        const snapshot = last;
+        writing = writing.then(() => this.catalog.jobs.setProgress(job.id, snapshot)).catch((err) => this.opts.log(`job ${job.id}: saving progress failed`, err));
+      }
+    };
+    let outcome: JobOutcome;
+    try {
+      outcome = await this.executors[job.kind]({ job, signal: abort.signal, progress, log: (m) => this.opts.log(`job ${job.id}: ${m}`) });
+    } catch (err) {
+      outcome = { state: FAILED_STATE[job.kind], error: abort.signal.aborted ? reasonOf(abort.signal) : (err as Error).message ?? String(err) };
+      if (!abort.signal.aborted) this.opts.log(`job ${job.id} failed`, err);
+    }
+    this.running.delete(job.id);
+    await writing;
+    try {
+      await this.catalog.jobs.setProgress(job.id, last);
+      await this.catalog.jobs.setState(job.id, outcome.state, outcome.error ?? null);
+    } catch (err) {
+      this.opts.log(`job ${job.id}: recording its end failed`, err);
+    }
+    const ended = (await this.catalog.jobs.get(job.id).catch(() => undefined)) ?? { ...job, state: outcome.state, error: outcome.error ?? null };
+    this.events.publish(ended);
+    try {
+      await this.opts.onFinished?.(ended);
+    } catch (err) {
+      this.opts.log(`job ${job.id}: after-job step failed`, err);
+    }
+  }
+
+  /** Cancels a job running in this process (others see cancel_requested at their next heartbeat). */
+  cancelLocal(jobId: number): boolean {
+    const a = this.running.get(jobId);
+    if (!a) return false;
+    a.abort(new Error('canceled by request'));
+    return true;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.running.size === 0 && !this.catalog.capabilities.sharedByProcesses) return;
+    try {
+      if (this.running.size > 0) {
+        await this.catalog.jobs.heartbeat(this.worker);
+        for (const id of this.running.keys()) if (await this.catalog.jobs.cancelRequested(id)) this.cancelLocal(id);
+      }
+      if (this.catalog.capabilities.sharedByProcesses) await this.recoverOrphans('interrupted: the worker running this job stopped answering');
+    } catch (err) {
+      this.opts.log('job heartbeat failed', err);
+    }
+  }
+
+  /** Stops claiming, interrupts running jobs (they end as failed with the reason) and waits for them. */
+  async stop(reason = 'interrupted: the server shut down while this job ran', timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    clearInterval(this.heartbeat);
+    for (const a of this.running.values()) a.abort(new Error(reason));
+    const all = Promise.all([...this.finished]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  get activeCount(): number {
+    return this.running.size;
+  }
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : typeof r === 'string' ? r : 'canceled';
+}

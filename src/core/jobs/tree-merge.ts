@@ -1,0 +1,46 @@
+/**
+ * Moves a restored tree from its staging directory into place. Entries are renamed, so each file
+ * appears whole; a directory present on both sides is merged, and anything else in the way is
+ * replaced (never followed: a symlink where the backup has a directory is removed, not entered).
+ * With `exact`, entries the backup does not have are deleted, so the target ends up equal to it.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+
+export async function mergeTree(src: string, dst: string, exact: boolean): Promise<void> {
+  const s = await fs.lstat(src);
+  const d = await fs.lstat(dst).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!d) {
+    await fs.mkdir(path.dirname(dst), { recursive: true });
+    return move(src, dst);
+  }
+  if (s.isDirectory() && d.isDirectory()) {
+    const entries = await fs.readdir(src);
+    for (const e of entries) await mergeTree(path.join(src, e), path.join(dst, e), exact);
+    if (exact) {
+      const keep = new Set(entries);
+      for (const e of await fs.readdir(dst)) if (!keep.has(e)) await fs.rm(path.join(dst, e), { recursive: true, force: true });
+    }
+    await fs.chmod(dst, s.mode & 0o7777);
+    if (process.getuid?.() === 0) await fs.lchown(dst, s.uid, s.gid).catch(() => {});
+    await fs.utimes(dst, s.atime, s.mtime);
+    await fs.rmdir(src);
+    return;
+  }
+  await fs.rm(dst, { recursive: true, force: true });
+  await move(src, dst);
+}
+
+async function move(src: string, dst: string): Promise<void> {
+  try {
+    await fs.rename(src, dst);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    // The target is on another file system than the staging area (a mount point): copy, then remove.
+    await fs.cp(src, dst, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, force: true, errorOnExist: false });
+    await fs.rm(src, { recursive: true, force: true });
+  }
+}

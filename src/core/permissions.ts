@@ -1,0 +1,48 @@
+/**
+ * Who may do what: botserver's permission table (create/list backups: admin or backup_operator;
+ * restore, delete, schedules: admin) plus `viewer`, which reads and never changes anything.
+ */
+import type { Role } from '../catalog/index.js';
+import { CoreError } from './errors.js';
+
+const ALL: readonly Role[] = ['admin', 'backup_operator', 'viewer'];
+const OPERATORS: readonly Role[] = ['admin', 'backup_operator'];
+const ADMIN: readonly Role[] = ['admin'];
+
+export const PERMISSIONS = {
+  'backup.create': OPERATORS,
+  'backup.read': ALL,
+  'backup.delete': ADMIN,
+  'restore.create': ADMIN,
+  'restore.read': ALL,
+  'schedule.read': ALL,
+  'schedule.write': ADMIN,
+  'instance.read': ALL,
+  'instance.write': ADMIN,
+  'repository.read': ADMIN,
+  'repository.write': ADMIN,
+  'user.read': ADMIN,
+  'user.write': ADMIN,
+  'job.read': ALL,
+  'job.cancel': OPERATORS,
+  'audit.read': ADMIN,
+  'config.manage': ADMIN,
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+/** Who is asking: a signed-in user, or the server itself (schedules, start-up recovery). */
+export interface Actor {
+  name: string;
+  role: Role;
+  ip?: string | undefined;
+}
+
+export const SYSTEM_ACTOR: Actor = { name: 'system', role: 'admin' };
+
+export function allowed(actor: Actor, p: Permission): boolean {
+  return (PERMISSIONS[p] as readonly Role[]).includes(actor.role);
+}
+
+export function requirePermission(actor: Actor, p: Permission): void {
+  if (!allowed(actor, p)) throw new CoreError('forbidden', `role ${actor.role} may not ${p.replace('.', ' ')} (needs ${PERMISSIONS[p].join(' or ')})`);
+}

@@ -1,0 +1,67 @@
+/**
+ * Fires due schedules. Every tick it asks the catalog for schedules whose `next_run_at` has come,
+ * moves each on to its next run with a compare-and-set (so exactly one process fires it, however
+ * many share the catalog) and starts the backup. A run missed while the server was down is due at
+ * start-up and fires once; a run that finds the previous one still going is skipped with a reason,
+ * never queued twice (the catalog's unique index says so).
+ */
+import type { Catalog, Schedule } from '../catalog/index.js';
+import type { AuditLog } from './audit.js';
+import type { BackupService } from './backups.js';
+import { CoreError } from './errors.js';
+import { SYSTEM_ACTOR } from './permissions.js';
+import { nextRun } from './schedules.js';
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly backups: BackupService,
+    private readonly audit: AuditLog,
+    private readonly log: (msg: string, err?: unknown) => void,
+    private readonly tickMs = 500,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.tickMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async tick(now = new Date()): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const s of await this.catalog.schedules.due(now.toISOString())) await this.fire(s, now);
+    } catch (err) {
+      this.log('scheduler tick failed', err);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async fire(s: Schedule, now: Date): Promise<void> {
+    let next: string | null = null;
+    try {
+      next = nextRun(s.cron, s.timezone, now)?.toISOString() ?? null;
+    } catch (err) {
+      this.log(`schedule ${s.id}: ${(err as Error).message}; disabled until it is fixed`);
+    }
+    if (!(await this.catalog.schedules.advance(s.id, s.nextRunAt!, next, now.toISOString()))) return; // another process fired it
+    try {
+      const { backup } = await this.backups.create(SYSTEM_ACTOR, { instance: s.instance, type: s.type, scheduleId: s.id, ...(s.label ? { label: s.label } : {}) });
+      await this.catalog.schedules.setResult(s.id, `started backup ${backup.id}`);
+    } catch (err) {
+      const reason = err instanceof CoreError && err.code === 'conflict' ? 'skipped: the previous run of this schedule is still going' : `failed to start: ${(err as Error).message}`;
+      await this.catalog.schedules.setResult(s.id, reason);
+      await this.audit.record(SYSTEM_ACTOR, 'schedule.skip', `schedule:${s.id}`, { reason });
+      if (!(err instanceof CoreError)) this.log(`schedule ${s.id}`, err);
+    }
+  }
+}
