@@ -122,15 +122,9 @@ export class JobStore {
     return r?.cancel_requested === 1;
   }
 
-  /**
-   * Running jobs whose process is gone: with a catalog of our own, every running job at start-up;
-   * with a shared one, jobs whose heartbeat stopped before `staleBefore`. Returned so the caller can
-   * end them (and their backups) with a reason.
-   */
-  async orphans(staleBefore: string): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll().where('state', 'in', ['running', 'uploading']);
-    if (this.caps.sharedByProcesses) q = q.where((eb) => eb.or([eb('heartbeat_at', 'is', null), eb('heartbeat_at', '<', staleBefore)]));
-    return (await q.execute()).map(toJob);
+  /** Every job some process has claimed and not ended: the runner judges which of them are orphans. */
+  async claimedAndRunning(): Promise<Job[]> {
+    return (await this.db.selectFrom('jobs').selectAll().where('state', 'in', ['running', 'uploading']).execute()).map(toJob);
   }
 
   async countByState(): Promise<{ kind: JobKind; state: JobState; n: number }[]> {

@@ -14,6 +14,7 @@ import { keyAddCommand, keyListCommand, keyRemoveCommand } from './commands/key.
 import { pruneCommand } from './commands/prune.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
+import { SERVE_SETTINGS, envName } from './serve-config.js';
 
 function count(value: string): number {
   try {
@@ -147,11 +148,18 @@ export async function main(argv: string[]): Promise<number> {
       say(g(), `removed ${n} locks`);
     });
 
-  program.command('serve').description('run the Coffer server')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UsageError('the server (coffer serve) is not part of this build yet; see the README');
-    });
+  const serve = program.command('serve').description('run the Coffer server (settings: flags, then COFFER_* variables, then --config file)')
+    .option('--config <file>', 'JSON config file (or COFFER_CONFIG)');
+  for (const [name, s] of Object.entries(SERVE_SETTINGS)) {
+    const def = s.def === undefined ? '' : ` (default ${JSON.stringify(s.def)})`;
+    if (s.kind === 'bool') serve.option(`--${name}`, `${s.help}; ${envName(name)}${def}`);
+    else serve.option(`--${name} <value>`, `${s.help}; ${envName(name)}${def}`);
+  }
+  serve.action(async (o: Record<string, unknown>) => {
+    // Loaded only here: the server's dependencies (HTTP, SQL, argon2) would slow every other command's start.
+    const { serveCommand } = await import('./commands/serve.js');
+    code = await serveCommand(o, abort.signal);
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

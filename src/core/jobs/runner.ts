@@ -55,7 +55,10 @@ export class JobRunner {
   /** Ends jobs whose process is gone (all running ones with a catalog of our own; stale heartbeats with a shared one). */
   async recoverOrphans(reason: string): Promise<number> {
     const staleBefore = new Date(Date.now() - ORPHAN_AFTER_MS).toISOString();
-    const orphans = (await this.catalog.jobs.orphans(staleBefore)).filter((j) => !this.running.has(j.id));
+    const shared = this.catalog.capabilities.sharedByProcesses;
+    const orphans = (await this.catalog.jobs.claimedAndRunning()).filter((j) => !this.running.has(j.id) && (
+      // With a catalog of our own, whatever ran before we started is an orphan.
+      !shared || j.worker === null || isDeadLocalWorker(j.worker, this.worker) || j.heartbeatAt === null || j.heartbeatAt < staleBefore));
     for (const job of orphans) {
       await this.catalog.jobs.setState(job.id, FAILED_STATE[job.kind], reason);
       await this.opts.onOrphan(job, reason);
@@ -176,6 +179,21 @@ export class JobRunner {
 
   get activeCount(): number {
     return this.running.size;
+  }
+}
+
+/** A worker id `host:pid:start` of this host whose process no longer exists: no need to wait for its heartbeat to go stale. */
+function isDeadLocalWorker(worker: string, self: string): boolean {
+  const [host, pidText] = worker.split(':');
+  if (worker === self || host !== hostname() || !pidText) return false;
+  const pid = Number(pidText);
+  // Our own pid under another start time: an earlier life of this process id (PID 1 in a container).
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -1,0 +1,68 @@
+/** `coffer serve`: the server. Core (catalog, jobs, schedules) plus the HTTP API, stopped gracefully on SIGINT/SIGTERM. */
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import { buildApp } from '../../api/index.js';
+import { Core } from '../../core/index.js';
+import { type ServeConfig, resolveServeConfig } from '../serve-config.js';
+import { EXIT, UsageError } from '../exit-codes.js';
+
+function logLine(level: string, msg: string, err?: unknown): void {
+  const rec: Record<string, unknown> = { level, time: new Date().toISOString(), msg };
+  if (err !== undefined) rec['err'] = err instanceof Error ? { message: err.message, stack: err.stack } : String(err);
+  process.stderr.write(JSON.stringify(rec) + '\n');
+}
+
+export async function serveCommand(flags: Record<string, unknown>, signal: AbortSignal): Promise<number> {
+  const cfg: ServeConfig = resolveServeConfig(flags);
+  const quiet = cfg['log-level'] === 'silent';
+  const log = (msg: string, err?: unknown) => {
+    if (!quiet) logLine(err === undefined ? 'info' : 'error', msg, err);
+  };
+  let core: Core;
+  try {
+    core = await Core.start({
+      dataDir: cfg['data-dir'],
+      catalog: cfg.catalog ?? `sqlite:${path.join(cfg['data-dir'], 'coffer.db')}`,
+      ...(cfg['secret-file'] ? { secretFile: cfg['secret-file'] } : {}),
+      ...(cfg.repository ? { defaultRepository: cfg.repository } : {}),
+      role: cfg.role as 'all' | 'api' | 'worker',
+      jobConcurrency: cfg.jobs,
+      ...(cfg['engine-workers'] !== undefined ? { engineWorkers: cfg['engine-workers'] } : {}),
+      limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'] },
+      identity: { hostname: hostname(), model: cfg.model, serial: cfg.serial },
+      ...(cfg.adminPassword ? { adminPassword: cfg.adminPassword } : {}),
+      ...(cfg.adminApiKey ? { adminApiKey: cfg.adminApiKey } : {}),
+      log,
+    });
+  } catch (err) {
+    throw new UsageError(`cannot start: ${(err as Error).message}`);
+  }
+  if (core.bootstrap) {
+    const b = core.bootstrap;
+    // Shown once, on the first start of an empty data directory; only hashes are kept.
+    process.stdout.write(`Created user admin.${b.generated.password ? ` Password: ${b.password}` : ''}${b.generated.apiKey ? ` API key: ${b.apiKey}` : ''}\n`);
+    if (b.generated.password || b.generated.apiKey) process.stdout.write('Store them now: they are not shown again.\n');
+  }
+  const app = cfg.role === 'worker' ? undefined : await buildApp(core, {
+    logger: quiet ? false : { level: cfg['log-level'] },
+    validateResponses: cfg['validate-responses'],
+    bodyLimit: cfg['body-limit'],
+  });
+  try {
+    if (app) await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (err) {
+    await core.stop();
+    throw new UsageError(`cannot listen on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
+  }
+  const where = app ? `http://${cfg.host}:${cfg.port}` : 'no HTTP (role worker)';
+  log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
+  process.stdout.write(`coffer listening on ${where}\n`);
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  log('shutting down: finishing requests, interrupting running jobs');
+  await app?.close();
+  await core.stop();
+  return EXIT.ok;
+}

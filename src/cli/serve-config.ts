@@ -1,0 +1,105 @@
+/**
+ * `coffer serve` settings from three places: flags win over `COFFER_*` variables (the flag's name
+ * in upper snake case: `--data-dir` ↔ COFFER_DATA_DIR), which win over the config file (`--config`,
+ * JSON, keys as the flags' names in kebab or camel case), which wins over the defaults.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from './exit-codes.js';
+
+type Kind = 'string' | 'int' | 'bool';
+
+/** Every setting of `serve`: its flag name, what it holds, its default and its help. */
+export const SERVE_SETTINGS = {
+  'data-dir': { kind: 'string', def: './coffer-data', help: 'data directory (catalog, secret, default repository)' },
+  host: { kind: 'string', def: '127.0.0.1', help: 'address to listen on' },
+  port: { kind: 'int', def: 8080, help: 'port to listen on' },
+  catalog: { kind: 'string', def: undefined, help: 'catalog: sqlite:PATH (default <data-dir>/coffer.db) or postgres://…' },
+  'secret-file': { kind: 'string', def: undefined, help: 'server secret (default <data-dir>/secret.key); share it between processes of one catalog' },
+  repository: { kind: 'string', def: undefined, help: 'location of the default repository (default <data-dir>/repo)' },
+  role: { kind: 'string', def: 'all', help: 'all | api (HTTP only) | worker (jobs and schedules only)' },
+  jobs: { kind: 'int', def: 2, help: 'jobs this process runs at once' },
+  'engine-workers': { kind: 'int', def: undefined, help: 'worker threads per backup or restore (default: one per core)' },
+  'max-backups-per-instance': { kind: 'int', def: 0, help: 'backups an instance may hold (0: no limit)' },
+  'max-backups-per-account': { kind: 'int', def: 0, help: 'backups one user may have created (0: no limit)' },
+  model: { kind: 'string', def: 'coffer', help: 'device model reported with backups' },
+  serial: { kind: 'string', def: '', help: 'device serial number reported with backups' },
+  'log-level': { kind: 'string', def: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
+  'body-limit': { kind: 'int', def: 1024 * 1024, help: 'largest JSON request body in bytes' },
+  'validate-responses': { kind: 'bool', def: false, help: 'check every response against its schema (for development and tests)' },
+} as const satisfies Record<string, { kind: Kind; def: string | number | boolean | undefined; help: string }>;
+
+export type SettingName = keyof typeof SERVE_SETTINGS;
+type ValueOf<K extends SettingName> = (typeof SERVE_SETTINGS)[K]['kind'] extends 'int' ? number : (typeof SERVE_SETTINGS)[K]['kind'] extends 'bool' ? boolean : string;
+export type ServeConfig = { [K in SettingName]: (typeof SERVE_SETTINGS)[K]['def'] extends undefined ? ValueOf<K> | undefined : ValueOf<K> } & {
+  adminPassword: string | undefined;
+  adminApiKey: string | undefined;
+};
+
+export function envName(flag: string): string {
+  return `COFFER_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+}
+
+function convert(name: string, kind: Kind, raw: unknown, from: string): string | number | boolean {
+  if (kind === 'int') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${from}: ${name} must be a whole number, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (kind === 'bool') {
+    if (typeof raw === 'boolean') return raw;
+    if (typeof raw === 'string' && /^(1|true|yes|on)$/i.test(raw)) return true;
+    if (typeof raw === 'string' && /^(0|false|no|off|)$/i.test(raw)) return false;
+    throw new UsageError(`${from}: ${name} must be true or false, got ${JSON.stringify(raw)}`);
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw new UsageError(`${from}: ${name} must be a string`);
+  return String(raw);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config file ${file} must hold a JSON object`);
+  const out: Record<string, unknown> = {};
+  const known = new Set(Object.keys(SERVE_SETTINGS));
+  for (const [k, v] of Object.entries(parsed)) {
+    const flag = k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (!known.has(flag)) throw new UsageError(`config file ${file}: unknown setting ${k}`);
+    out[flag] = v;
+  }
+  return out;
+}
+
+/** Resolves every setting; `flags` holds only what was given on the command line (commander's camelCase keys). */
+export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const configFile = (flags['config'] as string | undefined) ?? env['COFFER_CONFIG'];
+  const file = configFile ? readConfigFile(configFile) : {};
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SERVE_SETTINGS) as [SettingName, { kind: Kind; def: unknown }][]) {
+    const flag = flags[camel(name)];
+    const fromEnv = env[envName(name)];
+    let v: unknown = s.def;
+    if (name in file) v = convert(name, s.kind, file[name], `config file ${configFile}`);
+    if (fromEnv !== undefined && fromEnv !== '') v = convert(name, s.kind, fromEnv, envName(name));
+    if (flag !== undefined) v = convert(name, s.kind, flag, `--${name}`);
+    out[name] = v;
+  }
+  if (!['all', 'api', 'worker'].includes(out['role'] as string)) throw new UsageError(`role must be all, api or worker, got ${String(out['role'])}`);
+  if ((out['port'] as number) > 65535) throw new UsageError('port must be at most 65535');
+  out['data-dir'] = path.resolve(out['data-dir'] as string);
+  return { ...(out as Omit<ServeConfig, 'adminPassword' | 'adminApiKey'>), adminPassword: env['COFFER_ADMIN_PASSWORD'] || undefined, adminApiKey: env['COFFER_ADMIN_API_KEY'] || undefined } as ServeConfig;
+}
