@@ -72,12 +72,17 @@ export class UserStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** The user owning the key with this hash. */
+  /** The user owning the key with this hash (one query: this runs on every API-key request). */
   async byKeyHash(keyHash: string): Promise<{ user: User; key: ApiKey } | undefined> {
-    const k = await this.db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
-    if (!k) return undefined;
-    const u = await this.byId(k.user_id);
-    return u && { user: u, key: toKey(k) };
+    const r = await this.db.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('api_keys')
+      .select(['users.name as user_name', 'users.role as user_role', 'users.password_hash as user_password_hash', 'users.created_at as user_created_at'])
+      .where('api_keys.key_hash', '=', keyHash).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      user: toUser({ id: r.user_id, name: r.user_name, role: r.user_role, password_hash: r.user_password_hash, created_at: r.user_created_at }),
+      key: toKey(r),
+    };
   }
 
   async touchKey(keyId: number): Promise<void> {

@@ -27,6 +27,7 @@ export function sha256Hex(s: string): string {
 export class AuthService {
   private readonly throttle = new Throttle();
   private readonly verified = new Map<string, number>();
+  private readonly touched = new Map<number, number>();
 
   constructor(private readonly catalog: Catalog, private readonly audit: AuditLog) {}
 
@@ -46,8 +47,13 @@ export class AuthService {
       this.throttle.fail(`ip:${ip}`);
       throw new CoreError('unauthorized', 'invalid API key');
     }
-    // Not awaited: the time of last use is informational and must not slow every request.
-    void this.catalog.users.touchKey(found.key.id).catch(() => {});
+    // The time of last use is informational: written at most once a minute per key, never awaited,
+    // so that reads stay reads (a write per request costs a WAL commit on PostgreSQL).
+    const now = Date.now();
+    if ((this.touched.get(found.key.id) ?? 0) < now - 60_000) {
+      this.touched.set(found.key.id, now);
+      void this.catalog.users.touchKey(found.key.id).catch(() => {});
+    }
     return { name: found.user.name, role: found.user.role, ip };
   }
 

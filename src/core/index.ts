@@ -9,4 +9,8 @@ export type { NewKey } from './auth.js';
 export type { Part, DirectoryPart } from './parts.js';
 export { BUILTIN_INSTANCE } from './instances.js';
 export { nextRun } from './schedules.js';
-export * from '../catalog/types.js';
+export {
+  ROLES, BACKUP_STATUSES, BACKUP_TYPES, JOB_KINDS, JOB_STATES, ACTIVE_JOB_STATES, isTerminal,
+  type Role, type User, type ApiKey, type Instance, type Backup, type BackupStatus, type BackupKind, type BackupScope,
+  type Job, type JobKind, type JobState, type JobProgress, type Schedule, type AuditEntry, type Page, type PartSpec,
+} from '../catalog/index.js';
