@@ -54,7 +54,9 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
     await core.stop();
     throw new UsageError(`cannot listen on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
   }
-  const where = app ? `http://${cfg.host}:${cfg.port}` : 'no HTTP (role worker)';
+  const address = app?.server.address();
+  const port = typeof address === 'object' && address ? address.port : cfg.port;
+  const where = app ? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
   log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
   process.stdout.write(`coffer listening on ${where}\n`);
   await new Promise<void>((resolve) => {
