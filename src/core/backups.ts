@@ -142,17 +142,19 @@ export class BackupService {
     await this.audit.record(actor, 'backup.delete', `backup:${id}`, { instance: b.instance, snapshot: b.snapshotId });
   }
 
-  async restore(actor: Actor, backupId: number, o: { target?: unknown; paths?: unknown; mode?: 'merge' | 'exact' }): Promise<Job> {
+  async restore(actor: Actor, backupId: number, o: { target?: unknown; paths?: unknown; mode?: 'merge' | 'exact' }): Promise<Job & { instance: string }> {
     requirePermission(actor, 'restore.create');
     const b = await this.catalog.backups.get(backupId);
     if (!b) throw notFound(`backup ${backupId}`);
     if (b.status !== 'success' || !b.snapshotId) throw conflict(`backup ${backupId} is ${b.status}; only a successful backup can be restored`);
     let targetId = b.instanceId;
+    let targetName = b.instance;
     if (o.target !== undefined && o.target !== null) {
       if (typeof o.target !== 'string' || o.target.length === 0) throw invalid('target', 'must be the name of an instance');
       const t = await this.catalog.instances.byName(o.target);
       if (!t) throw new CoreError('not_found', `target instance ${o.target} not found`, 'target');
       targetId = t.id;
+      targetName = t.name;
     }
     const payload: RestorePayload = { mode: o.mode ?? 'merge' };
     if (o.paths !== undefined && o.paths !== null) {
@@ -163,7 +165,7 @@ export class BackupService {
       const job = await this.catalog.jobs.enqueue({ kind: 'restore', instanceId: targetId, backupId, scheduleId: null, payload: { ...payload }, createdBy: actor.name });
       await this.audit.record(actor, 'restore.create', `backup:${backupId}`, { job_id: job.id, target: o.target ?? b.instance, paths: payload.paths ?? null });
       this.runner()?.wake();
-      return job;
+      return { ...job, instance: targetName };
     } catch (err) {
       if (err instanceof UniqueViolation) {
         const running = (await this.catalog.jobs.active({ instanceId: targetId, kind: 'restore' }))[0];

@@ -16,6 +16,7 @@ import { restoreExecutor } from './jobs/restore-executor.js';
 import { retentionExecutor } from './jobs/retention-executor.js';
 import { JobRunner } from './jobs/runner.js';
 import { JobService } from './jobs.js';
+import { CoreError } from './errors.js';
 import { renderMetrics } from './metrics.js';
 import { SYSTEM_ACTOR } from './permissions.js';
 import { RepositoryService } from './repositories.js';
@@ -143,6 +144,15 @@ export class Core {
       this.runner?.wake();
     } catch {
       // A retention of this instance is already queued or running: it will see this backup too.
+    }
+  }
+
+  /** For /healthz: one cheap catalog query; throws `unavailable` when the catalog does not answer. */
+  async health(): Promise<void> {
+    try {
+      await this.catalog.users.count();
+    } catch (err) {
+      throw new CoreError('unavailable', `the catalog does not answer: ${(err as Error).message}`, undefined, { cause: err });
     }
   }
 

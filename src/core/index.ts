@@ -7,6 +7,8 @@ export type { InstanceView } from './instances.js';
 export type { RepositoryView } from './repositories.js';
 export type { NewKey } from './auth.js';
 export type { Part, DirectoryPart } from './parts.js';
+export { PART_KINDS } from './parts.js';
+export type { JobInfo } from './jobs.js';
 export { BUILTIN_INSTANCE } from './instances.js';
 export { nextRun } from './schedules.js';
 export {

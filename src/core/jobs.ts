@@ -6,6 +6,9 @@ import type { JobEvents } from './jobs/events.js';
 import { FAILED_STATE, type JobRunner } from './jobs/runner.js';
 import { type Actor, requirePermission } from './permissions.js';
 
+/** A job with the name of the instance it acts on (a restore's target), as every surface shows it. */
+export type JobInfo = Job & { instance: string };
+
 export class JobService {
   constructor(
     private readonly catalog: Catalog,
@@ -14,19 +17,27 @@ export class JobService {
     private readonly audit: AuditLog,
   ) {}
 
-  async get(actor: Actor, id: number, kind?: JobKind): Promise<Job> {
+  async get(actor: Actor, id: number, kind?: JobKind): Promise<JobInfo> {
     requirePermission(actor, kind === 'restore' ? 'restore.read' : 'job.read');
     const j = await this.catalog.jobs.get(id);
     if (!j || (kind && j.kind !== kind)) throw notFound(`${kind ?? 'job'} job ${id}`);
-    return j;
+    return (await this.named([j]))[0]!;
   }
 
-  async list(actor: Actor, f: { kind?: JobKind; state?: JobState; limit: number; offset: number }): Promise<Page<Job>> {
+  async list(actor: Actor, f: { kind?: JobKind; state?: JobState; limit: number; offset: number }): Promise<Page<JobInfo>> {
     requirePermission(actor, 'job.read');
-    return this.catalog.jobs.list(f);
+    const page = await this.catalog.jobs.list(f);
+    return { total: page.total, items: await this.named(page.items) };
   }
 
-  async cancel(actor: Actor, id: number): Promise<Job> {
+  /** Instances are few, so one listing names a whole page of jobs. */
+  private async named(jobs: Job[]): Promise<JobInfo[]> {
+    if (jobs.length === 0) return [];
+    const names = new Map((await this.catalog.instances.list()).map((i) => [i.id, i.name]));
+    return jobs.map((j) => ({ ...j, instance: names.get(j.instanceId) ?? String(j.instanceId) }));
+  }
+
+  async cancel(actor: Actor, id: number): Promise<JobInfo> {
     const j = await this.catalog.jobs.get(id);
     if (!j) throw notFound(`job ${id}`);
     requirePermission(actor, j.kind === 'restore' ? 'restore.create' : 'job.cancel');
@@ -38,7 +49,7 @@ export class JobService {
     this.runner()?.cancelLocal(id);
     await this.audit.record(actor, 'job.cancel', `job:${id}`, { kind: j.kind });
     if (after) this.events.publish(after);
-    return after ?? j;
+    return (await this.named([after ?? j]))[0]!;
   }
 
   /**
