@@ -38,7 +38,7 @@ function probePostgres(): Promise<string | undefined> {
 }
 
 function sqlite(): CatalogUnderTest {
-  return { name: 'sqlite', create: async (dir) => `sqlite:${path.join(dir, 'coffer.db')}`, cleanup: async () => {} };
+  return { name: 'sqlite', create: async (dir) => `sqlite:${path.join(dir, `coffer-${randomBytes(4).toString('hex')}.db`)}`, cleanup: async () => {} };
 }
 
 function postgres(): CatalogUnderTest {
