@@ -1,0 +1,39 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from './exit-codes.js';
+import { envName, resolveServeConfig } from './serve-config.js';
+
+describe('serve settings', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-cfg-'));
+  const file = path.join(dir, 'coffer.json');
+  fs.writeFileSync(file, JSON.stringify({ port: 9001, host: '0.0.0.0', 'max-backups-per-account': 25, logLevel: 'warn' }));
+
+  it('has defaults', () => {
+    const c = resolveServeConfig({}, {});
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, role: 'all', jobs: 2, 'data-dir': path.resolve('coffer-data') });
+  });
+
+  it('takes flags over variables over the config file', () => {
+    const env = { COFFER_CONFIG: file, COFFER_PORT: '9002', COFFER_ADMIN_PASSWORD: 'pw' };
+    expect(resolveServeConfig({}, env)).toMatchObject({ port: 9002, host: '0.0.0.0', 'max-backups-per-account': 25, 'log-level': 'warn', adminPassword: 'pw' });
+    expect(resolveServeConfig({ port: '9003' }, env).port).toBe(9003);
+    expect(resolveServeConfig({ config: file }, {}).port).toBe(9001);
+  });
+
+  it('names variables after flags', () => {
+    expect(envName('data-dir')).toBe('COFFER_DATA_DIR');
+    expect(envName('max-backups-per-instance')).toBe('COFFER_MAX_BACKUPS_PER_INSTANCE');
+  });
+
+  it('refuses bad values with the setting named', () => {
+    expect(() => resolveServeConfig({ port: 'eighty' }, {})).toThrow(/--port: port must be a whole number/);
+    expect(() => resolveServeConfig({}, { COFFER_JOBS: '-1' })).toThrow(UsageError);
+    expect(() => resolveServeConfig({ role: 'boss' }, {})).toThrow(/role must be/);
+    fs.writeFileSync(path.join(dir, 'bad.json'), '{"prot": 1}');
+    expect(() => resolveServeConfig({ config: path.join(dir, 'bad.json') }, {})).toThrow(/unknown setting prot/);
+    fs.writeFileSync(path.join(dir, 'broken.json'), '{');
+    expect(() => resolveServeConfig({ config: path.join(dir, 'broken.json') }, {})).toThrow(/not valid JSON/);
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { Throttle } from './throttle.js';
+
+describe('sign-in throttling', () => {
+  it('lets the first failures through, then doubles the wait', () => {
+    const t = new Throttle(3, 60_000);
+    const now = 1_000_000;
+    for (let i = 0; i < 3; i++) t.fail('k', now);
+    expect(t.retryAfter('k', now)).toBe(0);
+    t.fail('k', now);
+    expect(t.retryAfter('k', now)).toBe(1);
+    t.fail('k', now);
+    expect(t.retryAfter('k', now)).toBe(2);
+    expect(t.retryAfter('k', now + 2000)).toBe(0);
+    expect(t.retryAfter('other', now)).toBe(0);
+  });
+
+  it('forgets after a success or when the window has passed', () => {
+    const t = new Throttle(1, 60_000);
+    t.fail('k', 0);
+    t.fail('k', 0);
+    expect(t.retryAfter('k', 0)).toBeGreaterThan(0);
+    t.succeed('k');
+    expect(t.retryAfter('k', 0)).toBe(0);
+    t.fail('k', 0);
+    t.fail('k', 120_000); // a new window: the first failure again
+    expect(t.retryAfter('k', 120_000)).toBe(0);
+  });
+});
