@@ -70,7 +70,8 @@ export class JobService {
     };
     const unsubscribe = this.events.subscribe(id, deliver);
     const timer = setInterval(() => {
-      void this.catalog.jobs.get(id).then((j) => j && isTerminal(j.state) && deliver(j), () => {});
+      // Progress of jobs running in other processes (and the end of any job) arrives this way.
+      void this.catalog.jobs.get(id).then((j) => j && deliver(j), () => {});
     }, pollMs);
     const stop = () => {
       stopped = true;
