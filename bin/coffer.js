@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
 // Entry point: runs the compiled CLI (npm install / npm test build it into dist/).
 // A 2 MiB young generation: the tree walk and restore planning churn through short-lived objects,
 // and V8's default lets the young generation grow to tens of MiB of mostly empty space (peak

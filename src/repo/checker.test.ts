@@ -36,14 +36,33 @@ if (!resticVersion) {
   }
 }
 
-/** A LocalBackend that records which packs are downloaded whole (what read-data does). */
+/** A LocalBackend that records which packs read-data reads in full, and checks each is read once. */
 class RecordingBackend extends LocalBackend {
-  readonly fullPackReads: ID[] = [];
+  /** Pack id → ranges read into the worker pool's buffers (`into`): read-data streams packs so. */
+  private readonly ranges = new Map<ID, { offset: number; length: number }[]>();
 
-  // check --read-data reads whole packs into the worker pool's buffers (`into`).
-  override async load(h: Handle, offset?: number, length?: number, into?: Uint8Array): Promise<Buffer> {
-    if (h.type === 'pack' && into) this.fullPackReads.push(h.name);
-    return super.load(h, offset, length, into);
+  override async load(h: Handle, offset = 0, length?: number, into?: Uint8Array): Promise<Buffer> {
+    const data = await super.load(h, offset, length, into);
+    if (h.type === 'pack' && into) {
+      const list = this.ranges.get(h.name) ?? [];
+      list.push({ offset, length: data.length });
+      this.ranges.set(h.name, list);
+    }
+    return data;
+  }
+
+  /** The packs read whole, each exactly once: its ranges follow each other from 0 to its end. */
+  get fullPackReads(): ID[] {
+    const ids = [...this.ranges.keys()];
+    for (const id of ids) {
+      let end = 0;
+      for (const r of this.ranges.get(id)!) {
+        expect(r.offset).toBe(end);
+        end += r.length;
+      }
+      expect(end).toBe(fs.statSync(path.join(this.location, 'data', id.slice(0, 2), id)).size);
+    }
+    return ids;
   }
 }
 

@@ -8,8 +8,8 @@
  *    warnings) and every pack's size with the size its index entries imply.
  * 3. Snapshots: each file is verified and parsed; every tree reachable from a snapshot is loaded
  *    once and verified, and its nodes checked against the index.
- * 4. With `readData` / `readDataSubset`: each selected pack is downloaded whole; its hash, header
- *    and every blob (decrypted, decompressed, hashed) are checked against the index.
+ * 4. With `readData` / `readDataSubset`: each selected pack is read in full (streamed in pieces);
+ *    its hash, header and every blob (decrypted, decompressed, hashed) are checked against the index.
  *
  * The repository's own index is left alone: the check builds a private `MasterIndex`.
  */
@@ -19,11 +19,14 @@ import { CRYPTO_OVERHEAD, open } from './crypto.js';
 import { CancelledError, IntegrityError } from './errors.js';
 import { type ID, hashId, isId, shortId } from './ids.js';
 import { mapLimit } from './concurrency.js';
+import { collectAll } from './gc.js';
 import { type BlobLocation, MasterIndex } from './master-index.js';
 import { type TreeNode, decodeTree } from './node.js';
 import { type PackedBlob, decodeHeader, plaintextLength } from './pack.js';
-import { PackWorkerPool } from './pack-worker-pool.js';
-import { errorMessage, headerSizeFor, withoutPrefix } from './pack-verify.js';
+import { defaultWorkerCount } from './file-saver-pool.js';
+import { PackWorkerPool, VERIFY_PIECE } from './pack-worker-pool.js';
+import { expectedPackSize } from './pack-stream.js';
+import { errorMessage, withoutPrefix } from './pack-verify.js';
 import type { Repository } from './repository.js';
 import { type Snapshot, parseSnapshot } from './snapshot.js';
 import { decodeUnpacked } from './unpacked.js';
@@ -131,12 +134,6 @@ export function selectPacks(packs: ReadonlyMap<ID, number>, subset: ReadDataSubs
     [ids[i], ids[j]] = [ids[j]!, ids[i]!];
   }
   return ids.slice(0, count);
-}
-
-function expectedPackSize(blobs: readonly PackedBlob[]): number {
-  let size = headerSizeFor(blobs);
-  for (const b of blobs) size += b.length;
-  return size;
 }
 
 function fileName(type: FileType, id: ID): string {
@@ -419,11 +416,18 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
   let usedCount = 0;
   for (const id of seenTrees) if (index.has('tree', id)) usedCount++;
   for (const id of usedData) if (index.has('data', id)) usedCount++;
+  const treeCount = seenTrees.size;
 
   // ---- 4. read data ----
   let packsRead = 0;
   if (opts.readData || subset) {
     cancelled();
+    // The walk's sets are done with: drop them, and compact the heap once, so that reading the
+    // data (which runs for minutes on large repositories) starts from what is still needed.
+    seenTrees.clear();
+    usedData.clear();
+    treeCopies.clear();
+    collectAll();
     // Only packs that exist: missing ones were reported above.
     const candidates = new Map<ID, number>();
     for (const packId of indexPacks.keys()) {
@@ -434,10 +438,12 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     selected.sort();
     done = 0;
     progress('read-data', 0, selected.length);
-    const pool = new PackWorkerPool(repo.key);
+    // The main thread only reads here, so it decodes too, in place of one worker (an isolate's
+    // worth of memory saved). Two pieces per decoder: one decoded while the next is read.
+    const pool = new PackWorkerPool(repo.key, { workers: defaultWorkerCount() - 1, inline: true, slotSize: VERIFY_PIECE, slotsPerWorker: 2 });
     try {
-      // The pool bounds what is in flight: one pack per worker plus one being downloaded.
-      await mapLimit(selected, Math.max(connections, pool.slots), async (packId) => {
+      // One pack per decoding thread, each streamed through the pool's slots.
+      await mapLimit(selected, pool.streams, async (packId) => {
         cancelled();
         const problems = await checkPackData(repo, pool, packId, candidates.get(packId)!, indexPacks.get(packId)!);
         for (const msg of problems) error(fileName('pack', packId), msg);
@@ -457,7 +463,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     blobs: index.blobCount,
     packsRead,
     indexFiles: indexNames.length,
-    trees: seenTrees.size,
+    trees: treeCount,
     unusedBlobs: index.blobCount - usedCount,
   };
 }
@@ -523,10 +529,11 @@ function checkNodes(nodes: readonly unknown[], index: MasterIndex, usedData: Set
 }
 
 
-/** Downloads one pack and verifies it (in a worker when the pool has them). */
+/** Reads one pack and verifies it (in a worker when the pool has them). */
 async function checkPackData(repo: Repository, pool: PackWorkerPool, packId: ID, size: number, indexBlobs: readonly PackedBlob[]): Promise<string[]> {
   try {
-    return await pool.verify(packId, size, (into) => repo.backend.load({ type: 'pack', name: packId }, 0, size, into), indexBlobs);
+    const h = { type: 'pack', name: packId } as const;
+    return await pool.verify(packId, size, (offset, length, into) => repo.backend.load(h, offset, length, into), indexBlobs);
   } catch (err) {
     return [isNotFound(err) ? 'does not exist' : `cannot read: ${errorMessage(err)}`];
   }

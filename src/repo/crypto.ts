@@ -86,6 +86,29 @@ export function macOf(key: MasterKey, nonce: Uint8Array, ciphertext: Uint8Array)
   return out;
 }
 
+/**
+ * Poly1305-AES over a ciphertext that arrives in pieces (`check --read-data` streams packs through
+ * small buffers, so a large blob is never whole in memory).
+ */
+export class MacStream {
+  private readonly state = Buffer.alloc(sodium.crypto_onetimeauth_STATEBYTES);
+
+  constructor(key: MasterKey, nonce: Uint8Array) {
+    sodium.crypto_onetimeauth_init(this.state, polyKey(key, nonce));
+  }
+
+  update(ciphertext: Uint8Array): void {
+    sodium.crypto_onetimeauth_update(this.state, ciphertext);
+  }
+
+  /** Whether `tag` is the MAC of everything passed to `update`. Call once. */
+  verify(tag: Uint8Array): boolean {
+    const out = Buffer.allocUnsafe(MAC_SIZE);
+    sodium.crypto_onetimeauth_final(this.state, out);
+    return tag.length === MAC_SIZE && timingSafeEqual(out, tag);
+  }
+}
+
 const SEAL_PIECE = 16 * 1024;
 let macState: Buffer | undefined;
 

@@ -4,8 +4,10 @@ import { decodeBlobInPlace } from './blob-codec.js';
 import type { MasterKey } from './crypto.js';
 import type { ID } from './ids.js';
 import type { PackedBlob } from './pack.js';
-import type { WriteTarget } from './pack-worker-protocol.js';
+import { IntegrityError } from './errors.js';
+import type { FromPackWorker, ToPackWorker, WriteTarget } from './pack-worker-protocol.js';
 import { verifyPack } from './pack-verify.js';
+import { PackStream } from './pack-stream.js';
 
 const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
 
@@ -26,8 +28,42 @@ export class PackJobs {
   /** `afterBlob` hears of each decoded blob's size: workers use it to collect garbage promptly. */
   constructor(private readonly key: MasterKey, private readonly afterBlob: (bytes: number) => void = () => undefined) {}
 
+  /** Packs being streamed through this thread, by stream number. */
+  private readonly streams = new Map<number, PackStream>();
+  /** Carry buffers for blobs that span pieces: one per open stream, reused. */
+  private readonly carries: { buf: Buffer }[] = [];
+  private readonly carryOf = new Map<number, { buf: Buffer }>();
+
+  /** Verifies a whole pack held in memory; returns the problems found. */
   verify(packId: ID, data: Buffer, blobs: readonly PackedBlob[]): string[] {
     return verifyPack(this.key, packId, data, blobs, this.scratch, this.afterBlob);
+  }
+
+  /**
+   * Takes the next piece of a streamed pack (`open` on its first piece). Returns whether the pack
+   * is sound: after the last piece the verdict, before it whether no damage was seen yet.
+   */
+  piece(stream: number, data: Buffer, start: number, open: { packId: ID; size: number; blobs: readonly PackedBlob[] } | undefined,
+    last: boolean): boolean {
+    let s = this.streams.get(stream);
+    if (open) {
+      const carry = this.carries.pop() ?? { buf: Buffer.allocUnsafeSlow(0) };
+      this.carryOf.set(stream, carry);
+      s = new PackStream(this.key, open.packId, open.size, open.blobs, this.scratch, carry, this.afterBlob);
+      this.streams.set(stream, s);
+    }
+    if (!s) throw new Error(`pack stream ${stream} was not opened`);
+    s.update(data, start);
+    if (!last) return s.intact;
+    this.drop(stream);
+    return s.finish();
+  }
+
+  drop(stream: number): void {
+    this.streams.delete(stream);
+    const carry = this.carryOf.get(stream);
+    this.carryOf.delete(stream);
+    if (carry) this.carries.push(carry);
   }
 
   /**
@@ -51,5 +87,21 @@ export class PackJobs {
         }
       }
     }
+  }
+}
+
+/** Runs one message's job (in a worker, or inline on the pool's thread); undefined: no reply. */
+export function runPackJob(jobs: PackJobs, msg: ToPackWorker): FromPackWorker | undefined {
+  if (msg.kind === 'drop') {
+    jobs.drop(msg.stream);
+    return undefined;
+  }
+  const data = Buffer.from(msg.data, 0, msg.length);
+  try {
+    if (msg.kind === 'piece') return { kind: 'piece-done', job: msg.job, sound: jobs.piece(msg.stream, data, msg.start, msg.open, msg.last) };
+    jobs.restore(data, msg.start, msg.blobs);
+    return { kind: 'restored', job: msg.job };
+  } catch (err) {
+    return { kind: 'failed', job: msg.job, message: (err as Error).message ?? String(err), integrity: err instanceof IntegrityError };
   }
 }

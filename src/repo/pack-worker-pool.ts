@@ -2,29 +2,42 @@
  * Worker threads that verify (check --read-data) and restore packs: decrypting, decompressing and
  * hashing run on every core while the main thread reads packs and plans.
  *
- * Pack bytes travel in a fixed set of shared-memory slots (workers + 1, so one pack is being read
- * while every worker decodes): the backend reads straight into a slot, the worker decodes in
- * place, and the slot is reused. Memory stays at a few packs' worth with no per-pack garbage.
- * With `workers: 0` the same jobs run inline.
+ * Pack bytes travel in a fixed set of shared-memory slots: the backend reads straight into a
+ * slot, the worker decodes in place, and the slot is reused, so memory stays flat with no per-pack
+ * garbage. Verification streams each pack through slots of `slotSize` (2 MiB for check), two
+ * pieces of a pack in flight at a time (one decoded while the next is read); restore reads runs of
+ * blobs into slots that hold them whole. With `workers: 0` the same jobs run inline.
  */
 import { Worker } from 'node:worker_threads';
 import type { MasterKey } from './crypto.js';
+import { GarbageCollector } from './gc.js';
 import { IntegrityError } from './errors.js';
 import { defaultWorkerCount } from './file-saver-pool.js';
 import type { ID } from './ids.js';
 import type { PackedBlob } from './pack.js';
-import { PackJobs } from './pack-jobs.js';
+import { PackJobs, runPackJob } from './pack-jobs.js';
+import { byOffset, cutPieces, streamable } from './pack-stream.js';
 import type { FromPackWorker, PackWorkerInit, ToPackWorker, WriteTarget } from './pack-worker-protocol.js';
 import { workerScript } from './worker-entry.js';
 
-interface WorkerSlot {
-  worker: Worker;
+/** A decoding thread: a worker, or the calling thread itself (`worker` undefined). */
+interface Decoder {
+  worker: Worker | undefined;
+  /** Packs being streamed through this worker. */
+  streams: number;
+  /** Jobs sent and not answered yet. */
   busy: number;
 }
 
-/** Coffer's packs (16 MiB plus header) fit; a larger one (restic allows up to 128 MiB) grows its slot. */
-export const PACK_SLOT = 17 * 1024 * 1024;
+/**
+ * Pieces of a verified pack. Small enough that the slots (two per worker) cost little, large
+ * enough that a piece holds several of the typical 1 MiB blobs and the per-piece message and read
+ * are amortised; blobs larger than a piece are verified across pieces.
+ */
+export const VERIFY_PIECE = 2 * 1024 * 1024;
 
+/** Loads `length` bytes at pack offset `offset`, into `into` when given (backends honour it). */
+export type RangeLoader = (offset: number, length: number, into?: Uint8Array) => Promise<Buffer>;
 export type Loader = (into: Uint8Array) => Promise<Buffer>;
 
 /** The loaded bytes in the slot: backends honour `into`, but a wrapper that ignores it still works. */
@@ -38,33 +51,66 @@ async function loadIntoSlot(load: Loader, sab: SharedArrayBuffer, size: number):
   return inSlot;
 }
 
+export interface PackPoolOptions {
+  /** Worker threads (default: one per core; 0 decodes on the calling thread). */
+  workers?: number;
+  /**
+   * The calling thread decodes too, as one more decoder beside the workers. For check, whose main
+   * thread only reads: one worker fewer saves that isolate's memory at no cost in time.
+   */
+  inline?: boolean;
+  /** The size most jobs need; a bigger restore run grows the slot it gets. */
+  slotSize: number;
+  /** Shared slots per decoder (default: one per worker, plus one being read). */
+  slotsPerWorker?: number;
+}
+
 export class PackWorkerPool {
-  private readonly workers: WorkerSlot[] = [];
+  private readonly decoders: Decoder[] = [];
+  private started = false;
   private readonly pending = new Map<number, { resolve: (m: FromPackWorker) => void; reject: (e: Error) => void }>();
   private nextJob = 1;
+  private nextStream = 1;
+  /** The calling thread's decoder, when it is one. */
   private readonly inline: PackJobs | undefined;
   private readonly script: URL | undefined;
   private readonly free: SharedArrayBuffer[] = [];
   private slotsMade = 0;
   private waiters: (() => void)[] = [];
-  /** How many workers decode (0: inline). */
+  /** Whole-pack verification on this thread, one pack at a time (see `verifyWhole`). */
+  private whole: PackJobs | undefined;
+  private wholeQueue: Promise<unknown> = Promise.resolve();
+  private readonly slotSize: number;
+  /** How many worker threads decode. */
   readonly size: number;
-  /** How many packs may be in flight at once: callers size their concurrency from this. */
+  /** How many pieces may be in flight at once: callers size their concurrency from this. */
   readonly slots: number;
 
-  /** `slotSize`: the size most jobs need; a bigger job grows the slot it gets. */
-  constructor(private readonly key: MasterKey, workers = defaultWorkerCount(), private readonly slotSize = PACK_SLOT) {
+  constructor(private readonly key: MasterKey, opts: PackPoolOptions) {
     this.script = workerScript('pack-worker', import.meta.url);
-    this.size = this.script ? workers : 0;
-    this.slots = this.size + 1;
-    if (this.size === 0) this.inline = new PackJobs(key);
+    this.size = this.script ? opts.workers ?? defaultWorkerCount() : 0;
+    this.slotSize = opts.slotSize;
+    if (opts.inline || this.size === 0) {
+      // Decryption allocates in small pieces: collect every 2 MiB decoded, as workers do.
+      const collector = new GarbageCollector(2 * 1024 * 1024);
+      this.inline = new PackJobs(key, (bytes) => collector.processed(bytes));
+      this.decoders.push({ worker: undefined, streams: 0, busy: 0 });
+    }
+    const decoders = this.size + this.decoders.length;
+    this.slots = opts.slotsPerWorker !== undefined ? decoders * opts.slotsPerWorker : this.size + 1;
+  }
+
+  /** Packs worth verifying at once: one per decoder. */
+  get streams(): number {
+    return this.size + (this.inline ? 1 : 0);
   }
 
   private start(): void {
+    this.started = true;
     const init: PackWorkerInit = { key: { encrypt: this.key.encrypt, macK: this.key.macK, macR: this.key.macR } };
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(this.script!, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-      const slot: WorkerSlot = { worker, busy: 0 };
+      const slot: Decoder = { worker, streams: 0, busy: 0 };
       worker.on('message', (m: FromPackWorker) => {
         slot.busy--;
         const p = this.pending.get(m.job);
@@ -75,46 +121,108 @@ export class PackWorkerPool {
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
       });
-      this.workers.push(slot);
+      this.decoders.push(slot);
     }
   }
 
-  /** Runs `fn` with a shared buffer of at least `size` bytes, waiting while all slots are in use. */
-  private async withSlot<T>(size: number, fn: (buf: SharedArrayBuffer) => Promise<T>): Promise<T> {
-    for (;;) {
-      if (this.free.length > 0 || this.slotsMade < this.slots) break;
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  /** A shared buffer of at least `size` bytes, waiting while all slots are in use. */
+  private async acquire(size: number): Promise<SharedArrayBuffer> {
+    while (this.free.length === 0 && this.slotsMade >= this.slots) await new Promise<void>((r) => this.waiters.push(r));
     let buf = this.free.pop();
     if (!buf) this.slotsMade++;
     if (!buf || buf.byteLength < size) buf = new SharedArrayBuffer(Math.max(size, this.slotSize));
-    try {
-      return await fn(buf);
-    } finally {
-      this.free.push(buf);
-      this.waiters.shift()?.();
-    }
+    return buf;
   }
 
-  private send(msg: ToPackWorker): Promise<FromPackWorker> {
-    if (this.workers.length === 0) this.start();
-    const w = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-    w.busy++;
+  private release(buf: SharedArrayBuffer): void {
+    this.free.push(buf);
+    this.waiters.shift()?.();
+  }
+
+  /** The decoder streaming the fewest packs (or with the fewest jobs); workers start on first use. */
+  private pickDecoder(by: 'streams' | 'busy'): Decoder {
+    if (!this.started) this.start();
+    return this.decoders.reduce((a, b) => (b[by] < a[by] ? b : a));
+  }
+
+  /** Runs a job on `target`; resolves with its reply. */
+  private dispatch(target: Decoder, msg: Exclude<ToPackWorker, { kind: 'drop' }>): Promise<FromPackWorker> {
+    const worker = target.worker;
+    if (!worker) return Promise.resolve(runPackJob(this.inline!, msg)!);
     return new Promise((resolve, reject) => {
       this.pending.set(msg.job, { resolve, reject });
-      w.worker.postMessage(msg);
+      target.busy++;
+      worker.postMessage(msg);
     });
   }
 
-  /** Loads a whole pack of `size` bytes with `load` and verifies it; returns the problems found. */
-  async verify(packId: ID, size: number, load: Loader, blobs: readonly PackedBlob[]): Promise<string[]> {
-    return this.withSlot(size, async (sab) => {
-      const data = await loadIntoSlot(load, sab, size);
-      if (this.inline) return this.inline.verify(packId, data, blobs);
-      const reply = await this.send({ kind: 'verify', job: this.nextJob++, packId, data: sab, length: data.length, blobs: [...blobs] });
-      if (reply.kind === 'failed') return [reply.message];
-      return reply.kind === 'verified' ? reply.problems : [];
+  /** Tells the thread streaming `stream` to forget it, after the pieces already sent (no reply). */
+  private drop(target: Decoder, stream: number): void {
+    const msg: ToPackWorker = { kind: 'drop', job: this.nextJob++, stream };
+    if (target.worker) target.worker.postMessage(msg);
+    else runPackJob(this.inline!, msg);
+  }
+
+  /**
+   * Verifies pack `packId` of `size` bytes against the index's `blobs`; returns the problems found.
+   * The pack streams through the slots; one found damaged (or whose index entries do not tile the
+   * file) is verified whole, which names each problem.
+   */
+  async verify(packId: ID, size: number, load: RangeLoader, blobs: readonly PackedBlob[]): Promise<string[]> {
+    const sorted = byOffset(blobs);
+    if (!streamable(size, sorted)) return this.verifyWhole(packId, size, load, blobs);
+    const target = this.pickDecoder('streams');
+    target.streams++;
+    const stream = this.nextStream++;
+    const pieces = cutPieces(sorted, size, this.slotSize);
+    const replies: Promise<FromPackWorker>[] = [];
+    let sound = true;
+    try {
+      for (const [i, { start, end }] of pieces.entries()) {
+        // Two pieces in flight: piece i is read while piece i - 1 is decoded.
+        if (i >= 2 && !isSound(await replies[i - 2]!)) {
+          sound = false;
+          break;
+        }
+        const sab = await this.acquire(end - start);
+        let reply: Promise<FromPackWorker>;
+        try {
+          const data = await loadIntoSlot((into) => load(start, end - start, into), sab, end - start);
+          reply = this.dispatch(target, {
+            kind: 'piece', job: this.nextJob++, stream, data: sab, length: data.length, start,
+            ...(i === 0 ? { open: { packId, size, blobs: sorted } } : {}), last: i === pieces.length - 1,
+          });
+        } catch (err) {
+          this.release(sab);
+          throw err;
+        }
+        replies.push(reply.finally(() => this.release(sab)));
+      }
+      if (sound) sound = (await Promise.all(replies)).every(isSound);
+    } catch (err) {
+      sound = false;
+      throw err;
+    } finally {
+      if (!sound && replies.length > 0) {
+        this.drop(target, stream);
+        await Promise.allSettled(replies);
+      }
+      target.streams--;
+    }
+    return sound ? [] : this.verifyWhole(packId, size, load, blobs);
+  }
+
+  /**
+   * Loads a whole pack into a buffer of its own and verifies it on this thread, one pack at a time:
+   * only damaged packs and packs whose index entries do not tile the file come here.
+   */
+  private verifyWhole(packId: ID, size: number, load: RangeLoader, blobs: readonly PackedBlob[]): Promise<string[]> {
+    const run = this.wholeQueue.then(async () => {
+      const data = await load(0, size);
+      return (this.whole ??= new PackJobs(this.key)).verify(packId, data, blobs);
     });
+    this.wholeQueue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -122,15 +230,22 @@ export class PackWorkerPool {
    * writes the blobs; rejects with IntegrityError on damage, before writing the damaged blob.
    */
   async restore(size: number, load: Loader, start: number, blobs: { blob: PackedBlob; targets: WriteTarget[] }[]): Promise<void> {
-    await this.withSlot(size, async (sab) => {
+    const sab = await this.acquire(size);
+    try {
       const data = await loadIntoSlot(load, sab, size);
-      if (this.inline) return this.inline.restore(data, start, blobs);
-      const reply = await this.send({ kind: 'restore', job: this.nextJob++, data: sab, length: data.length, start, blobs });
+      const target = this.pickDecoder('busy');
+      const reply = await this.dispatch(target, { kind: 'restore', job: this.nextJob++, data: sab, length: data.length, start, blobs });
       if (reply.kind === 'failed') throw reply.integrity ? new IntegrityError(reply.message) : new Error(reply.message);
-    });
+    } finally {
+      this.release(sab);
+    }
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((s) => s.worker.terminate()));
+    await Promise.all(this.decoders.map((d) => d.worker?.terminate()));
   }
+}
+
+function isSound(reply: FromPackWorker): boolean {
+  return reply.kind === 'piece-done' && reply.sound;
 }

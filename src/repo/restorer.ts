@@ -172,7 +172,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 
   // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
-  const pool = new PackWorkerPool(repo.key, opts.workers, MAX_RUN + 1024 * 1024);
+  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN + 1024 * 1024 });
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
   try {
