@@ -1,0 +1,20 @@
+/**
+ * The one module augmentation of the HTTP adapter (STYLE F4): what the plugins add to Fastify's
+ * instance, request and route config, so that every use is typed.
+ */
+import type { Actor, Core } from '../core/index.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The core every route calls (set once by the `coffer-core` plugin). */
+    core: Core;
+  }
+  interface FastifyRequest {
+    /** Who sent the request; null until the `coffer-auth` hook has run, and on public routes. */
+    actor: Actor | null;
+  }
+  interface FastifyContextConfig {
+    /** No credentials needed (health, OpenAPI document, docs). Every other route requires them. */
+    public?: boolean;
+  }
+}

@@ -1,0 +1,24 @@
+/** The native API: one plugin per route group, each under its prefix (STYLE F1). */
+import type { RoutesPlugin } from '../type-provider.js';
+import { auditRoutes } from './audit.js';
+import { backupRoutes } from './backups.js';
+import { instanceRoutes } from './instances.js';
+import { jobRoutes } from './jobs.js';
+import { repositoryRoutes } from './repositories.js';
+import { restoreRoutes } from './restores.js';
+import { scheduleRoutes } from './schedules.js';
+import { systemRoutes } from './system.js';
+import { userRoutes } from './users.js';
+
+export const nativeApi: RoutesPlugin = async (app) => {
+  // Static segments (/list, /create, /schedule, /restore) win over /{backup_id} in the router, whatever the order.
+  await app.register(backupRoutes, { prefix: '/api/v1/backup' });
+  await app.register(restoreRoutes, { prefix: '/api/v1/backup/restore' });
+  await app.register(scheduleRoutes, { prefix: '/api/v1/backup/schedule' });
+  await app.register(instanceRoutes, { prefix: '/api/v1/instances' });
+  await app.register(userRoutes, { prefix: '/api/v1/users' });
+  await app.register(repositoryRoutes, { prefix: '/api/v1/repositories' });
+  await app.register(jobRoutes, { prefix: '/api/v1/jobs' });
+  await app.register(auditRoutes, { prefix: '/api/v1/audit' });
+  await app.register(systemRoutes);
+};

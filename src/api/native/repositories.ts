@@ -1,0 +1,32 @@
+/** `/api/v1/repositories`: where backups go (admin only; passwords are never shown). */
+import { Type } from 'typebox';
+import { BODY_ERRORS, replies } from '../errors-schema.js';
+import { actorOf } from '../plugins/auth.js';
+import { Ref } from '../schema-kit.js';
+import type { RoutesPlugin } from '../type-provider.js';
+import { Repository } from './schemas.js';
+import { repositoryView } from './views.js';
+
+const CreateBody = Type.Object({
+  name: Type.String(),
+  location: Type.String({ description: 'A path, or a storage URL such as s3:…' }),
+  password: Type.Optional(Type.String({ description: 'Opens an existing repository; without one a new repository is made with a generated password' })),
+});
+
+export const repositoryRoutes: RoutesPlugin = async (app) => {
+  app.get('', {
+    schema: { tags: ['repositories'], summary: 'List repositories', description: 'Roles: admin.', response: replies({ 200: Type.Array(Ref(Repository)) }) },
+  }, async (request) => (await app.core.repositories.list(actorOf(request))).map(repositoryView));
+
+  app.post('', {
+    schema: {
+      tags: ['repositories'], summary: 'Register (open or create) a repository', description: 'Roles: admin.',
+      body: CreateBody, response: replies({ 201: Ref(Repository) }, ...BODY_ERRORS, 409, 503),
+    },
+  }, async (request, reply) => {
+    const { name, location, password } = request.body;
+    const r = await app.core.repositories.create(actorOf(request), { name, location, ...(password !== undefined ? { password } : {}) });
+    reply.code(201);
+    return repositoryView(r);
+  });
+};

@@ -1,0 +1,7 @@
+/** Shares the Core with every route plugin as `app.core` (STYLE F4: a named plugin, set once). */
+import fp from 'fastify-plugin';
+import type { Core } from '../../core/index.js';
+
+export const corePlugin = fp<{ core: Core }>(async (app, opts) => {
+  app.decorate('core', opts.core);
+}, { name: 'coffer-core', fastify: '5.x' });

@@ -1,0 +1,71 @@
+/**
+ * Request validation from the route schemas (STYLE F2), with two ajv instances: request bodies are
+ * checked strictly (a string is not coerced into a number or a boolean: "wrong types are 400"),
+ * while path and query parameters, which arrive as text, are coerced. A third, for response
+ * validation, neither coerces nor fills defaults. Validation errors become messages that name the
+ * field: `body.type must be one of full, incremental, differential`.
+ */
+import { Ajv, type ErrorObject, type Options } from 'ajv';
+import type { FastifySchemaValidationError } from 'fastify';
+import type { TSchema } from 'typebox';
+
+/** RFC 3339 date-time, as core writes them (`Date.toISOString()`). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+export function createAjv(shared: readonly TSchema[], options: Options): Ajv {
+  const ajv = new Ajv({ strict: true, allowUnionTypes: true, ...options });
+  ajv.addFormat('date-time', DATE_TIME);
+  // OpenAPI annotations TypeBox may carry; not validation keywords.
+  ajv.addKeyword({ keyword: 'example' });
+  // Response headers, declared beside a response schema for the OpenAPI document.
+  ajv.addKeyword({ keyword: 'headers' });
+  ajv.addKeyword({ keyword: 'x-response-description' });
+  for (const s of shared) ajv.addSchema(s);
+  return ajv;
+}
+
+/** The request parts Fastify validates (its SchemaErrorDataVar, which it does not export). */
+type SchemaErrorDataVar = 'body' | 'headers' | 'params' | 'querystring';
+export type HttpPart = SchemaErrorDataVar | string | undefined;
+
+/** Fastify's validator compiler: strict bodies, coerced parameters. */
+export function validatorCompiler(shared: readonly TSchema[]) {
+  const strict = createAjv(shared, { coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
+  const coercing = createAjv(shared, { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
+  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+}
+
+const PART_LABEL: Record<SchemaErrorDataVar, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+
+/** `/parts/0/name` → `.parts[0].name` */
+function jsonPointerToPath(pointer: string): string {
+  if (!pointer) return '';
+  return pointer.split('/').slice(1).map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_$][\w$]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`)).join('');
+}
+
+/** One ajv error as a sentence that names the field, e.g. `body.cron is required`. */
+export function describeError(e: FastifySchemaValidationError | ErrorObject, root: string): string {
+  const at = root + jsonPointerToPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${at}${jsonPointerToPath(`/${String(p['missingProperty'])}`)} is required`;
+    case 'additionalProperties':
+      return `${at}${jsonPointerToPath(`/${String(p['additionalProperty'])}`)} is not a known field`;
+    case 'enum':
+      return `${at} must be one of ${(p['allowedValues'] as unknown[]).map((v) => (v === null ? 'null' : String(v))).join(', ')}`;
+    case 'type': {
+      const t = p['type'];
+      return `${at} must be ${Array.isArray(t) ? t.join(' or ') : String(t)}`;
+    }
+    default:
+      return `${at} ${e.message ?? 'is not valid'}`;
+  }
+}
+
+/** Fastify's schema error formatter: the first error, named by its place in the request. */
+export function formatValidationErrors(errors: FastifySchemaValidationError[], part: SchemaErrorDataVar): Error {
+  const first = errors[0];
+  return new Error(first ? describeError(first, PART_LABEL[part] ?? part) : `${part} is not valid`);
+}
