@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Core } from '../core/index.js';
 import './augment.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, frameworkErrors, notFoundHandler } from './errors.js';
 import { nativeApi } from './native/index.js';
 import { SHARED_SCHEMAS } from './native/schemas.js';
 import { authPlugin } from './plugins/auth.js';
@@ -33,6 +33,7 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
     logger: (opts.logger ?? false) as FastifyServerOptions['logger'],
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     schemaErrorFormatter: formatValidationErrors,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxProvider>();
 
   // The shared entity schemas: on the root, so every route (and the OpenAPI document) can refer to them.

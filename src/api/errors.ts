@@ -59,11 +59,18 @@ export async function errorHandler(err: unknown, request: FastifyRequest, reply:
   }
   if (isFastifyClientError(err)) {
     reply.code(err.statusCode);
-    return { error: HTTP_ERROR_WORD[err.statusCode] ?? 'bad_request', message: err.message };
+    // Fastify's messages may quote the whole offending URL or parameter.
+    const message = err.message.length > 300 ? `${err.message.slice(0, 300)}…` : err.message;
+    return { error: HTTP_ERROR_WORD[err.statusCode] ?? 'bad_request', message };
   }
   request.log.error({ err }, 'unexpected error');
   reply.code(500);
   return { error: 'internal', message: 'internal error' };
+}
+
+/** Errors Fastify meets before routing (a malformed or overlong URL): the same body as every other error. */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void errorHandler(err, request, reply).then((body) => reply.send(body));
 }
 
 export async function notFoundHandler(request: FastifyRequest, reply: FastifyReply): Promise<{ error: string; message: string }> {

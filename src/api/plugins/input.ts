@@ -61,8 +61,8 @@ export const inputPlugin = fp(async (app) => {
     }
   });
   app.addHook('preValidation', async (request) => {
-    // No body at all means "no fields" (POST /create with defaults, restore of everything).
-    if ((request.body === undefined || request.body === null) && request.routeOptions.schema?.body !== undefined) request.body = {};
+    // No body at all means "no fields" (POST /create with defaults, restore of everything); a JSON null is still wrong.
+    if (request.body === undefined && request.routeOptions.schema?.body !== undefined) request.body = {};
     checkValue(request.body, 'body');
     checkValue(request.query, 'query');
     checkValue(request.params, 'params');
