@@ -9,6 +9,7 @@ import { compressInto } from './compression.js';
 import { CRYPTO_OVERHEAD, IV_SIZE, type MasterKey, sealInPlace } from './crypto.js';
 import { Chunker, FILE_CHUNK_BUFFER, MIN_CHUNK, chunkFileSync } from './chunker.js';
 import { type ID, hashId } from './ids.js';
+import type { IdSet } from './shared-id-set.js';
 
 /**
  * Where sealed blobs go. `reserve` returns room for at least `maxLength` contiguous bytes (the
@@ -42,6 +43,8 @@ export class FileProcessor {
   /** Reused for files smaller than one chunk, the common case by count. */
   private readonly smallBuf = Buffer.allocUnsafeSlow(MIN_CHUNK);
   private largeBufCache: Buffer | undefined;
+  /** Ids this processor has emitted: another file may hold the same chunk. */
+  private readonly emitted = new Set<ID>();
 
   /** Allocated on the first large file only: 9 MiB per worker that sees no large file is waste. */
   private get largeBuf(): Buffer {
@@ -52,8 +55,8 @@ export class FileProcessor {
     private readonly key: MasterKey,
     polynomial: string,
     private readonly compress: boolean,
-    /** Data blob ids known to exist (repository index) or emitted by this processor. */
-    private readonly known: Set<ID>,
+    /** Data blob ids known to exist (the repository index). */
+    private readonly known: IdSet,
   ) {
     this.chunker = new Chunker(polynomial);
   }
@@ -61,8 +64,8 @@ export class FileProcessor {
   /** Hashes a chunk and, unless known, compresses and seals it into the sink; returns its id. */
   chunk(data: Uint8Array, sink: BlobSink): ID {
     const id = hashId(data);
-    if (!this.known.has(id)) {
-      this.known.add(id);
+    if (!this.known.has(id) && !this.emitted.has(id)) {
+      this.emitted.add(id);
       const { buf, offset } = sink.reserve(data.length + CRYPTO_OVERHEAD);
       const payloadAt = offset + IV_SIZE;
       let length = this.compress ? compressInto(buf.subarray(payloadAt, payloadAt + data.length), data) : -1;

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BlobSaver } from './blob-saver.js';
+import { SharedIdSet } from './shared-id-set.js';
 import { workerScript } from './worker-entry.js';
 import type { MasterKey } from './crypto.js';
 import { type EmittedBlob, FileProcessor, type FileResult } from './file-processor.js';
@@ -17,7 +18,7 @@ export interface PoolOptions {
   polynomial: string;
   compress: boolean;
   /** Data blob ids already in the repository. */
-  known: Iterable<ID>;
+  known: readonly ID[];
   saver: BlobSaver;
   workers?: number;
   /** Called for every new blob stored, with its plaintext and packed sizes. */
@@ -75,7 +76,7 @@ export class FileSaverPool {
 
   /** Workers start with the first file to read: a no-change backup never pays for them. */
   private paused: Int32Array | undefined;
-  private knownIds: ID[] | undefined;
+  private knownTable: SharedArrayBuffer | undefined;
 
   /**
    * Starts one more worker. Workers start as the queue demands: the first with the first file to
@@ -89,7 +90,7 @@ export class FileSaverPool {
         Atomics.store(paused, 0, on ? 1 : 0);
         if (!on) Atomics.notify(paused, 0);
       };
-      this.knownIds = [...this.opts.known];
+      this.knownTable = SharedIdSet.build(this.opts.known);
     }
     const ring = new SharedArrayBuffer(RING_SIZE);
     const released = new SharedArrayBuffer(8);
@@ -97,7 +98,7 @@ export class FileSaverPool {
       key: { encrypt: this.opts.key.encrypt, macK: this.opts.key.macK, macR: this.opts.key.macR },
       polynomial: this.opts.polynomial,
       compress: this.opts.compress,
-      known: this.knownIds!,
+      known: this.knownTable!,
       ring,
       released,
       paused: this.paused.buffer as SharedArrayBuffer,

@@ -2,11 +2,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BlobSink, FileProcessor } from './file-processor.js';
 import { GarbageCollector } from './gc.js';
+import { SharedIdSet } from './shared-id-set.js';
 import { type FromWorker, RING_SIZE, type ToWorker, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 const key = { encrypt: Buffer.from(init.key.encrypt), macK: Buffer.from(init.key.macK), macR: Buffer.from(init.key.macR) };
-const processor = new FileProcessor(key, init.polynomial, init.compress, new Set(init.known));
+const processor = new FileProcessor(key, init.polynomial, init.compress, new SharedIdSet(init.known));
 const ring = new Uint8Array(init.ring);
 const releasedBytes = new BigInt64Array(init.released);
 const paused = new Int32Array(init.paused);

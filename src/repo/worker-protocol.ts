@@ -14,7 +14,8 @@ export interface WorkerInit {
   key: { encrypt: Uint8Array; macK: Uint8Array; macR: Uint8Array };
   polynomial: string;
   compress: boolean;
-  known: ID[];
+  /** The repository's data blob ids: a `SharedIdSet` table, one for all workers. */
+  known: SharedArrayBuffer;
   /** RING_SIZE bytes of sealed blobs. */
   ring: SharedArrayBuffer;
   /** BigInt64[0]: ring bytes the main thread has released (monotonic). */
