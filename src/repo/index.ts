@@ -17,3 +17,4 @@ export type { TreeNode } from './node.js';
 export { shortId, type ID } from './ids.js';
 export { VERSION } from './version.js';
 export { formatTime } from './time.js';
+export * from './archive/index.js';

@@ -1,0 +1,12 @@
+/** Backup files: a snapshot exported as a ZIP that `unzip` opens, and imported back safely. */
+export { BackupFileError, BACKUP_FILE_REASONS, type BackupFileReason } from './errors.js';
+export {
+  type BackupManifest, type BackupMetadata, type JsonValue, type ManifestFile, type ManifestFileType,
+  type ManifestLayout, type ManifestSnapshot, MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION,
+} from './manifest.js';
+export { parseManifest } from './manifest-parse.js';
+export {
+  type DirectoryEntries, type ZipOptions, type ZipPlan, type ZipPlanEntry, CONTENT_DIR, kantoZipOptions, planSnapshotZip,
+} from './plan.js';
+export { snapshotZipStream, writeSnapshotZip } from './write.js';
+export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits, type ExtractOptions, extractBackupZip } from './extract.js';
