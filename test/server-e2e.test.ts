@@ -151,6 +151,9 @@ describe.each(catalogs)('coffer serve on $name', (cat: CatalogUnderTest) => {
   }, 120_000);
 
   it('SIGTERM interrupts a running backup, records why, and exits cleanly', async () => {
+    // New data, so that the backup takes long enough to be interrupted.
+    const src = path.join(dir, 'big');
+    for (let i = 0; i < 6; i++) writeTree(src, { [`f${i}.bin`]: randomBytes(40 * 1024 * 1024) });
     const created = await api('POST', '/api/v1/backup/create', { instance: 'big', type: 'full' });
     await until('the backup to be under way', async () => {
       const j = await api('GET', `/api/v1/jobs/${created.body.job_id}`);

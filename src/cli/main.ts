@@ -159,6 +159,8 @@ export async function main(argv: string[]): Promise<number> {
     // Loaded only here: the server's dependencies (HTTP, SQL, argon2) would slow every other command's start.
     const { serveCommand } = await import('./commands/serve.js');
     code = await serveCommand(o, abort.signal);
+    // A signal is how a server is told to stop: having stopped gracefully is success, not an interruption.
+    interrupted = false;
   });
 
   try {

@@ -310,9 +310,11 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const rootParent = await parents.root();
     const children: Pending[] = [];
     for (const [name, t] of targets.children) children.push(await targetNode(t, name, rootParent));
-    const nodes = await Promise.all(children.map((c) => c.done));
+    // The walk checks the signal between entries; files already queued are read by the workers,
+    // so a cancellation must also stop the wait for them (the pool's workers are terminated below).
+    const nodes = await untilAborted(Promise.all(children.map((c) => c.done)), signal);
     rootTree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
-    await repo.flush();
+    await untilAborted(repo.flush(), signal);
   } catch (err) {
     saver.discard();
     throw err;
@@ -340,6 +342,32 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
   };
   const snapshotId = await repo.saveSnapshot(snapshot);
   return { snapshotId, snapshot, summary, errors: progress.errors };
+}
+
+/** `p`, unless `signal` fires first: then a CancelledError (and `p`'s outcome is ignored). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(new CancelledError('backup cancelled'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      p.catch(() => undefined);
+      reject(new CancelledError('backup cancelled'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function buildTargets(paths: string[]): TargetNode & { paths: Set<string> } {
