@@ -1,7 +1,7 @@
 /**
- * A file's content as a stream: its data blobs loaded one after another (the next one prefetched
- * while the current one is consumed), hashed on the way. Memory stays at about two blobs whatever
- * the file's size, and the stream is pulled only as fast as the ZIP goes out.
+ * A file's content as a stream: its data blobs loaded in order (a few prefetched while the current
+ * one is consumed), hashed on the way. Memory stays at a few blobs whatever the file's size, and
+ * the stream is pulled only as fast as the ZIP goes out.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -17,6 +17,12 @@ export interface ContentStreamOptions {
   label: string;
 }
 
+/**
+ * Blobs requested ahead of the one being consumed: hides the latency of remote storage (one
+ * request per blob) while memory stays bounded (at most this many blobs of up to 8 MiB).
+ */
+const PREFETCH = 4;
+
 export function contentStream(repo: Repository, blobs: readonly ID[], size: number, opts: ContentStreamOptions): Readable {
   const load = (i: number): Promise<Buffer> => {
     const p = repo.loadBlob('data', blobs[i]!);
@@ -27,11 +33,12 @@ export function contentStream(repo: Repository, blobs: readonly ID[], size: numb
   async function* chunks(): AsyncGenerator<Buffer> {
     const hash = createHash('sha256');
     let length = 0;
-    let next = blobs.length > 0 ? load(0) : undefined;
+    const ahead: Promise<Buffer>[] = [];
+    let requested = 0;
     for (let i = 0; i < blobs.length; i++) {
       if (opts.signal?.aborted) throw new CancelledError('export cancelled');
-      const blob = await next!;
-      next = i + 1 < blobs.length ? load(i + 1) : undefined;
+      while (requested < blobs.length && requested < i + PREFETCH) ahead.push(load(requested++));
+      const blob = await ahead.shift()!;
       hash.update(blob);
       length += blob.length;
       yield blob;

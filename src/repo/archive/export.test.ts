@@ -254,6 +254,18 @@ describe('backup file export', () => {
     await expect(done).rejects.toThrow(/cancel/);
   });
 
+  it('leaves out what a ZIP cannot hold (FIFOs), and says so', async () => {
+    const special = path.join(work, 'special');
+    fs.mkdirSync(special);
+    fs.writeFileSync(path.join(special, 'f'), 'f');
+    expect(run('mkfifo', [path.join(special, 'pipe')]).code).toBe(0);
+    const s = await snapshotOf(tempDir('coffer-archive-fifo-'), special);
+    const plan = await planSnapshotZip(s.repo, s.snapshot, { root: special });
+    expect(plan.skipped).toEqual([`${special}/pipe`]);
+    expect(plan.entries.map((e) => e.path)).toEqual(['f']);
+    expect(plan.files).toBe(1);
+  });
+
   it('refuses names a ZIP cannot carry faithfully, and a file that would replace manifest.json', async () => {
     const odd = path.join(work, 'odd');
     fs.mkdirSync(odd);

@@ -37,7 +37,8 @@ export interface ExtractLimits {
 }
 
 export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
-  maxEntries: 1_000_000,
+  // yauzl keeps every central directory entry in memory (a few hundred bytes each) while importing.
+  maxEntries: 500_000,
   maxTotalBytes: 1024 ** 4,
   maxRatio: 100,
   maxManifestBytes: 64 * 1024 * 1024,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RepoError } from '../errors.js';
+import { CancelledError, RepoError } from '../errors.js';
 import { type BackupFileReason, BackupFileError } from './errors.js';
 import { type ExtractOptions, extractBackupZip } from './extract.js';
 import { MANIFEST_NAME, type ManifestFile } from './manifest.js';
@@ -253,6 +253,16 @@ describe('backup file import refuses', () => {
     await expectRefused(zip, 'manifest-invalid', { maxManifestBytes: 10 });
     const many = await zipWithManifest([], Array.from({ length: 5 }, (_, i) => mfile(`d${i}`, 'dir')));
     await expectRefused(many, 'too-many-entries', { maxEntries: 4 });
+  });
+
+  it('nothing when cancelled', async () => {
+    const zip = await zipWithManifest([{ name: 'a', data: 'a' }], [mdata('a', 'a')]);
+    const target = path.join(path.dirname(zip), 'target');
+    fs.mkdirSync(target);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(extractBackupZip(zip, target, { signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
+    expect(fs.readdirSync(target)).toEqual([]);
   });
 
   it('a target that is missing or not empty', async () => {

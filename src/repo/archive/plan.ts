@@ -200,7 +200,8 @@ export async function planSnapshotZip(repo: Repository, snapshot: Snapshot, opts
     const head: ManifestHead = {
       created_at: (opts.createdAt ?? new Date()).toISOString(),
       snapshot: { id: snapshot.id, time: snapshot.time, hostname: snapshot.hostname ?? '', paths: [...snapshot.paths], tags: [...(snapshot.tags ?? [])] },
-      metadata: opts.metadata ?? {},
+      // A copy: the manifest's length is fixed now, so later changes by the caller must not reach it.
+      metadata: JSON.parse(JSON.stringify(opts.metadata ?? {})) as BackupMetadata,
       layout: { content_dir: contentDir, snapshot_root: root },
     };
     // Placeholder digests: the real ones have the same length (manifest.ts).
