@@ -68,6 +68,8 @@ export interface PackPoolOptions {
 export class PackWorkerPool {
   private readonly decoders: Decoder[] = [];
   private started = false;
+  private closing = false;
+  private failure: Error | undefined;
   private readonly pending = new Map<number, { resolve: (m: FromPackWorker) => void; reject: (e: Error) => void }>();
   private nextJob = 1;
   private nextStream = 1;
@@ -117,9 +119,9 @@ export class PackWorkerPool {
         this.pending.delete(m.job);
         p?.resolve(m);
       });
-      worker.on('error', (err) => {
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+      worker.on('error', (err) => this.fail(err));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`pack worker exited with code ${code}`));
       });
       this.decoders.push(slot);
     }
@@ -139,6 +141,16 @@ export class PackWorkerPool {
     this.waiters.shift()?.();
   }
 
+  /**
+   * A worker died (failed to load, crashed): every job waiting on a worker fails, and so does every
+   * later one, instead of waiting for a reply that will never come.
+   */
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
   /** The decoder streaming the fewest packs (or with the fewest jobs); workers start on first use. */
   private pickDecoder(by: 'streams' | 'busy'): Decoder {
     if (!this.started) this.start();
@@ -149,6 +161,7 @@ export class PackWorkerPool {
   private dispatch(target: Decoder, msg: Exclude<ToPackWorker, { kind: 'drop' }>): Promise<FromPackWorker> {
     const worker = target.worker;
     if (!worker) return Promise.resolve(runPackJob(this.inline!, msg)!);
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.set(msg.job, { resolve, reject });
       target.busy++;
@@ -196,7 +209,10 @@ export class PackWorkerPool {
           this.release(sab);
           throw err;
         }
-        replies.push(reply.finally(() => this.release(sab)));
+        const settled = reply.finally(() => this.release(sab));
+        // Awaited below (or in the clean-up); until then a failure must not count as unhandled.
+        settled.catch(() => undefined);
+        replies.push(settled);
       }
       if (sound) sound = (await Promise.all(replies)).every(isSound);
     } catch (err) {
@@ -242,6 +258,7 @@ export class PackWorkerPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.decoders.map((d) => d.worker?.terminate()));
   }
 }
