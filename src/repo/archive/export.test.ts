@@ -10,12 +10,12 @@ import { type BackupManifest, MANIFEST_NAME, PLACEHOLDER_SHA256, manifestChunks,
 import { parseManifest } from './manifest-parse.js';
 import { type DirectoryEntries, type ZipOptions, kantoZipOptions, planSnapshotZip } from './plan.js';
 import {
-  countingSink, describeTree, hasUnzip, listAll, run, sha256, snapshotOf, tempDir, withTimes,
+  countingSink, describeTree, listAll, requireTools, run, sha256, snapshotOf, tempDir, withTimes,
 } from './testing.js';
 import { snapshotZipStream, writeSnapshotZip } from './write.js';
 import { zipSize } from './zip-size.js';
 
-if (!hasUnzip()) throw new Error('these tests need the `unzip` binary (Debian package unzip)');
+requireTools('unzip', 'zip');
 
 /** A tree with what a backup file must carry: nesting, empty files and directories, modes, symlinks, odd names. */
 function makeTree(root: string): void {

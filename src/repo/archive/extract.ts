@@ -46,6 +46,14 @@ export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
 
 export interface ExtractOptions extends Partial<ExtractLimits> {
   signal?: AbortSignal;
+  /**
+   * Create symlinks whose targets lead outside the target directory (absolute, or climbing above
+   * it) instead of refusing the file. Off by default. Backups of system trees hold such links
+   * (`/etc/localtime -> /usr/share/zoneinfo/...`), and the import itself never follows a link;
+   * whoever reads the tree afterwards must not follow them either. Entries below a symlink are
+   * refused either way.
+   */
+  allowExternalSymlinks?: boolean;
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -67,7 +75,7 @@ export async function extractBackupZip(zipFile: string, targetDir: string, opts:
   checkEmptyTarget(target);
   const reader = await ZipReader.open(zipFile);
   try {
-    return await extractInto(reader, target, limits, opts.signal);
+    return await extractInto(reader, target, limits, opts);
   } catch (err) {
     reader.close();
     const reported = reader.classify(err);
@@ -82,9 +90,10 @@ export async function extractBackupZip(zipFile: string, targetDir: string, opts:
   }
 }
 
-async function extractInto(reader: ZipReader, target: string, limits: ExtractLimits, signal: AbortSignal | undefined): Promise<BackupManifest> {
+async function extractInto(reader: ZipReader, target: string, limits: ExtractLimits, opts: ExtractOptions): Promise<BackupManifest> {
+  const signal = opts.signal;
   const items = await reader.list(limits, signal);
-  const manifest = await readManifest(reader, items, limits);
+  const manifest = await readManifest(reader, items, limits, opts.allowExternalSymlinks ?? false);
   const content = items.filter((i) => i.path !== MANIFEST_NAME);
   const pairs = matchManifest(content, manifest);
   const abs = (p: string): string => {
@@ -132,7 +141,7 @@ async function extractInto(reader: ZipReader, target: string, limits: ExtractLim
   return manifest;
 }
 
-async function readManifest(reader: ZipReader, items: readonly ZipItem[], limits: ExtractLimits): Promise<BackupManifest> {
+async function readManifest(reader: ZipReader, items: readonly ZipItem[], limits: ExtractLimits, allowExternalSymlinks: boolean): Promise<BackupManifest> {
   const item = items.find((i) => i.path === MANIFEST_NAME);
   if (!item) throw new BackupFileError('manifest-missing', `the ZIP has no ${MANIFEST_NAME}: not a Coffer backup file`);
   if (item.kind !== 'file') throw new BackupFileError('manifest-invalid', `${MANIFEST_NAME} is not a file`);
@@ -146,7 +155,7 @@ async function readManifest(reader: ZipReader, items: readonly ZipItem[], limits
   } catch {
     throw new BackupFileError('manifest-invalid', `${MANIFEST_NAME} is not UTF-8`);
   }
-  const manifest = parseManifest(text);
+  const manifest = parseManifest(text, { allowExternalSymlinks });
   if (manifest.files.length > limits.maxEntries) {
     throw new BackupFileError('too-many-entries', `${MANIFEST_NAME} lists ${manifest.files.length} entries; at most ${limits.maxEntries} are accepted`);
   }

@@ -107,6 +107,24 @@ describe('backup file import refuses', () => {
     await expectRefused(zip, 'symlink-escape');
   });
 
+  it('symlink escape unless asked to allow it; entries below a symlink never', async () => {
+    const zip = await zipWithManifest(
+      [{ name: 'localtime', kind: 'symlink', data: '/usr/share/zoneinfo/UTC' }, { name: 'up', kind: 'symlink', data: '../x' }],
+      [mfile('localtime', 'symlink', { size: 23, target: '/usr/share/zoneinfo/UTC' }), mfile('up', 'symlink', { size: 4, target: '../x' })],
+    );
+    await expectRefused(zip, 'symlink-escape');
+    const target = path.join(path.dirname(zip), 'allowed');
+    fs.mkdirSync(target);
+    await extractBackupZip(zip, target, { allowExternalSymlinks: true });
+    expect(fs.readlinkSync(path.join(target, 'localtime'))).toBe('/usr/share/zoneinfo/UTC');
+    expect(fs.readlinkSync(path.join(target, 'up'))).toBe('../x');
+    const below = await zipWithManifest(
+      [{ name: 'link', kind: 'symlink', data: '/etc' }, { name: 'link/passwd', data: 'x' }],
+      [mfile('link', 'symlink', { size: 4, target: '/etc' }), mdata('link/passwd', 'x')],
+    );
+    await expectRefused(below, 'symlink-escape', { allowExternalSymlinks: true });
+  });
+
   it('symlink escape: a relative target climbing above the root', async () => {
     const zip = await zipWithManifest(
       [{ name: 'd/up', kind: 'symlink', data: '../..' }],

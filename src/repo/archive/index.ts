@@ -4,7 +4,7 @@ export {
   type BackupManifest, type BackupMetadata, type JsonValue, type ManifestFile, type ManifestFileType,
   type ManifestLayout, type ManifestSnapshot, MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION,
 } from './manifest.js';
-export { parseManifest } from './manifest-parse.js';
+export { type ParseManifestOptions, parseManifest } from './manifest-parse.js';
 export {
   type DirectoryEntries, type ZipOptions, type ZipPlan, type ZipPlanEntry, CONTENT_DIR, kantoZipOptions, planSnapshotZip,
 } from './plan.js';

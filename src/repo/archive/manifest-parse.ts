@@ -100,7 +100,7 @@ function parseFile(v: unknown, i: number): ManifestFile {
 }
 
 /** The tree rules, on a list whose items are individually valid. */
-function checkTree(files: readonly ManifestFile[]): void {
+function checkTree(files: readonly ManifestFile[], opts: ParseManifestOptions): void {
   const byPath = new Map<string, ManifestFile>();
   const links = new Map<string, string>();
   for (const f of files) {
@@ -117,15 +117,20 @@ function checkTree(files: readonly ManifestFile[]): void {
       }
       if (parent?.type !== 'dir') throw invalid(`${JSON.stringify(f.path)}: its parent ${JSON.stringify(a)} is not listed as a directory`);
     }
-    if (f.type === 'symlink') {
+    if (f.type === 'symlink' && !opts.allowExternalSymlinks) {
       const why = symlinkEscapeReason(f.path, f.target!, links);
       if (why) throw new BackupFileError('symlink-escape', `manifest.json: symlink ${JSON.stringify(f.path)}: ${why}`);
     }
   }
 }
 
+export interface ParseManifestOptions {
+  /** Accept symlinks pointing outside the tree (absolute, or climbing above it); see ExtractOptions. */
+  allowExternalSymlinks?: boolean;
+}
+
 /** Parses and validates manifest text; every problem is a `BackupFileError`. */
-export function parseManifest(text: string): BackupManifest {
+export function parseManifest(text: string, opts: ParseManifestOptions = {}): BackupManifest {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -140,7 +145,7 @@ export function parseManifest(text: string): BackupManifest {
   const list = v['files'];
   if (!Array.isArray(list)) throw invalid('files must be a list');
   const files = list.map(parseFile);
-  checkTree(files);
+  checkTree(files, opts);
   return {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,

@@ -92,8 +92,11 @@ export function countingSink(): Writable & { bytes: number } {
   return sink;
 }
 
-export function hasUnzip(): boolean {
-  return spawnSync('unzip', ['-v']).status === 0;
+/** Fails loudly when a tool the tests check against is missing (.ci/run installs them). */
+export function requireTools(...tools: string[]): void {
+  for (const tool of tools) {
+    if (spawnSync(tool, ['-v']).status !== 0) throw new Error(`these tests need \`${tool}\` (Debian package ${tool})`);
+  }
 }
 
 export function run(cmd: string, args: string[], cwd?: string): { code: number; out: string } {
