@@ -11,6 +11,11 @@ const KEY_PREFIX = 'cfr_';
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 /** Successful password checks are remembered this long, so Basic auth costs one argon2 per client, not one per request. */
 const VERIFIED_TTL_MS = 5 * 60_000;
+/**
+ * How long an API key's owner and role are remembered. A key deleted (or a user removed) through
+ * this process stops working at once; other processes sharing the catalog notice within this time.
+ */
+const KEY_CACHE_MS = 5_000;
 
 export interface NewKey {
   id: number;
@@ -28,6 +33,8 @@ export class AuthService {
   private readonly throttle = new Throttle();
   private readonly verified = new Map<string, number>();
   private readonly touched = new Map<number, number>();
+  /** Keys seen recently: a lookup per request is most of a small request's cost. Cleared here on every change to users or keys. */
+  private readonly keyCache = new Map<string, { actor: Actor; until: number }>();
 
   constructor(private readonly catalog: Catalog, private readonly audit: AuditLog) {}
 
@@ -42,7 +49,10 @@ export class AuthService {
 
   async byApiKey(key: string, ip: string): Promise<Actor> {
     this.checkThrottle(`ip:${ip}`);
-    const found = key.startsWith(KEY_PREFIX) ? await this.catalog.users.byKeyHash(sha256Hex(key)) : undefined;
+    const hash = sha256Hex(key);
+    const cached = this.keyCache.get(hash);
+    if (cached && cached.until > Date.now()) return { ...cached.actor, ip };
+    const found = key.startsWith(KEY_PREFIX) ? await this.catalog.users.byKeyHash(hash) : undefined;
     if (!found) {
       this.throttle.fail(`ip:${ip}`);
       throw new CoreError('unauthorized', 'invalid API key');
@@ -54,6 +64,8 @@ export class AuthService {
       this.touched.set(found.key.id, now);
       void this.catalog.users.touchKey(found.key.id).catch(() => {});
     }
+    if (this.keyCache.size > 10_000) this.keyCache.clear();
+    this.keyCache.set(hash, { actor: { name: found.user.name, role: found.user.role }, until: now + KEY_CACHE_MS });
     return { name: found.user.name, role: found.user.role, ip };
   }
 
@@ -86,6 +98,12 @@ export class AuthService {
       this.verified.set(memo, Date.now() + VERIFIED_TTL_MS);
     }
     return ok;
+  }
+
+  /** After any change to users or keys. */
+  forgetCachedCredentials(): void {
+    this.keyCache.clear();
+    this.verified.clear();
   }
 
   private checkThrottle(key: string): void {
@@ -131,6 +149,7 @@ export class AuthService {
     if (!u) throw notFound(`user ${name}`);
     if (u.role === 'admin' && (await this.catalog.users.countAdmins()) <= 1) throw conflict('the last admin cannot be deleted');
     await this.catalog.users.remove(u.id);
+    this.forgetCachedCredentials();
     await this.audit.record(actor, 'user.delete', `user:${name}`);
   }
 
@@ -158,6 +177,7 @@ export class AuthService {
     const u = await this.catalog.users.byName(userName);
     if (!u) throw notFound(`user ${userName}`);
     if (!(await this.catalog.users.removeKey(u.id, keyId))) throw notFound(`API key ${keyId} of user ${userName}`);
+    this.forgetCachedCredentials();
     await this.audit.record(actor, 'apikey.delete', `user:${userName}`, { key_id: keyId });
   }
 
