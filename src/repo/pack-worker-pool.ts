@@ -59,7 +59,7 @@ export interface PackPoolOptions {
    * thread only reads: one worker fewer saves that isolate's memory at no cost in time.
    */
   inline?: boolean;
-  /** The size most jobs need; a bigger restore run grows the slot it gets. */
+  /** The size most jobs need; a bigger restore run gets a buffer of its own for the job. */
   slotSize: number;
   /** Shared slots per decoder (default: one per worker, plus one being read). */
   slotsPerWorker?: number;
@@ -127,17 +127,28 @@ export class PackWorkerPool {
     }
   }
 
-  /** A shared buffer of at least `size` bytes, waiting while all slots are in use. */
+  /**
+   * A shared buffer of at least `size` bytes, waiting while all slots are in use. A job larger than
+   * a slot (a blob bigger than a restore run) gets a buffer of its own, dropped after the job: a
+   * slot grown for it would keep the extra memory for the rest of the run.
+   */
   private async acquire(size: number): Promise<SharedArrayBuffer> {
     while (this.free.length === 0 && this.slotsMade >= this.slots) await new Promise<void>((r) => this.waiters.push(r));
-    let buf = this.free.pop();
-    if (!buf) this.slotsMade++;
-    if (!buf || buf.byteLength < size) buf = new SharedArrayBuffer(Math.max(size, this.slotSize));
-    return buf;
+    if (size <= this.slotSize) {
+      const buf = this.free.pop();
+      if (buf) return buf;
+      this.slotsMade++;
+      return new SharedArrayBuffer(this.slotSize);
+    }
+    // Takes the place of a free slot (dropped) or of one not made yet.
+    if (this.free.length > 0) this.free.pop();
+    else this.slotsMade++;
+    return new SharedArrayBuffer(size);
   }
 
   private release(buf: SharedArrayBuffer): void {
-    this.free.push(buf);
+    if (buf.byteLength > this.slotSize) this.slotsMade--;
+    else this.free.push(buf);
     this.waiters.shift()?.();
   }
 

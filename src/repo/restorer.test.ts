@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -93,4 +94,31 @@ describe('restore of hostile snapshots', () => {
     await repo.loadIndex();
     await expect(restore(repo, snap, { target: path.join(work, 't') })).rejects.toThrow(/not in the index/);
   });
+});
+
+describe('restore of large blobs', () => {
+  // A blob larger than a read run (4 MiB) is read alone into a buffer of its own; next to small
+  // blobs in several files, with workers and inline.
+  for (const workers of [0, 2]) {
+    it(`restores a file whose blob exceeds a run, beside small ones (workers: ${workers})`, async () => {
+      const work = tempDir();
+      const repo = await localRepo(work);
+      // Random, so that it is stored uncompressed: 6 MiB in the pack.
+      const big = randomBytes(6 * 1024 * 1024 + 123);
+      const small = [Buffer.from('one'), Buffer.from('two'.repeat(1000))];
+      const ids = [await putData(repo, small[0]!), await putData(repo, big), await putData(repo, small[1]!)];
+      const tree = await putTree(repo, [
+        testNode({ name: 'a', type: 'file', size: small[0]!.length + big.length, content: [ids[0]!, ids[1]!] }),
+        testNode({ name: 'b', type: 'file', size: small[1]!.length, content: [ids[2]!] }),
+        testNode({ name: 'c', type: 'file', size: big.length, content: [ids[1]!] }),
+      ]);
+      const snap = await putSnapshot(repo, tree);
+      await repo.loadIndex();
+      const target = path.join(work, 't');
+      await restore(repo, snap, { target, workers });
+      expect(fs.readFileSync(path.join(target, 'a')).equals(Buffer.concat([small[0]!, big]))).toBe(true);
+      expect(fs.readFileSync(path.join(target, 'b')).equals(small[1]!)).toBe(true);
+      expect(fs.readFileSync(path.join(target, 'c')).equals(big)).toBe(true);
+    });
+  }
 });

@@ -172,7 +172,7 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 
   // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
-  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN + 1024 * 1024 });
+  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN });
   const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
   try {
@@ -252,10 +252,10 @@ interface Run {
 }
 
 /**
- * Reads of at most 8 MiB: enough to amortise a request, half a pack of memory per slot (a single
- * blob, at most 8 MiB + 32 bytes, still fits the 9 MiB slot).
+ * Reads of at most 4 MiB: enough to amortise a request, a quarter of a pack of memory per slot. A
+ * single blob larger than that (chunks go up to 8 MiB) is read alone into a buffer of its own.
  */
-const MAX_RUN = 8 * 1024 * 1024;
+const MAX_RUN = 4 * 1024 * 1024;
 
 /** Groups blobs sorted by offset into reads, merging neighbours separated by less than 1 MiB, up to MAX_RUN a read. */
 function coalesce(blobs: PackedBlob[]): Run[] {
