@@ -68,11 +68,12 @@ describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
     { method: 'GET', route: '/api/v1/openapi.json', url: () => '/api/v1/openapi.json', ok: ALL(200), public: true },
     { method: 'GET', route: '/docs', url: () => '/docs/', ok: ALL(200), public: true },
     { method: 'GET', route: '/metrics', url: () => '/metrics', ok: ALL(200) },
-    // Native backup API (004's permission table).
+    // Native backup API (004's permission table). The deletion comes before the backups the
+    // matrix starts, so that it need not wait for their repository locks.
+    { method: 'DELETE', route: '/api/v1/backup/{backup_id}', url: () => `/api/v1/backup/${fx.backup2}`, ok: ADMIN(204) },
     { method: 'POST', route: '/api/v1/backup/create', url: () => '/api/v1/backup/create', body: () => ({ instance: 'matrix', type: 'incremental' }), ok: OPERATORS(201) },
     { method: 'GET', route: '/api/v1/backup/list', url: () => '/api/v1/backup/list', ok: ALL(200) },
     { method: 'GET', route: '/api/v1/backup/{backup_id}', url: () => `/api/v1/backup/${fx.backup}`, ok: ALL(200) },
-    { method: 'DELETE', route: '/api/v1/backup/{backup_id}', url: () => `/api/v1/backup/${fx.backup2}`, ok: ADMIN(204) },
     { method: 'POST', route: '/api/v1/backup/restore/{backup_id}', url: () => `/api/v1/backup/restore/${fx.backup}`, body: () => ({ target: 'target' }), ok: ADMIN(202) },
     { method: 'GET', route: '/api/v1/backup/restore/{job_id}/status', url: () => `/api/v1/backup/restore/${fx.restoreJob}/status`, ok: ALL(200) },
     { method: 'POST', route: '/api/v1/backup/schedule', url: () => '/api/v1/backup/schedule', body: () => ({ instance: 'matrix', cron: '0 5 * * *', enabled: false }), ok: ADMIN(201) },
