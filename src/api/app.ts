@@ -19,7 +19,7 @@ import { formatValidationErrors, validatorCompiler } from './validation.js';
 
 export interface BuildOptions {
   /** Fastify's logger: false (default), true, or pino options such as `{ level: 'warn' }`. */
-  logger?: boolean | object;
+  logger?: FastifyServerOptions['logger'];
   /** Check every JSON response against its route's schema (tests, development). */
   validateResponses?: boolean;
   /** Largest request body in bytes (default 1 MiB). */
@@ -30,7 +30,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: (opts.logger ?? false) as FastifyServerOptions['logger'],
+    logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     schemaErrorFormatter: formatValidationErrors,
     frameworkErrors,

@@ -15,9 +15,7 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2
 export function createAjv(shared: readonly TSchema[], options: Options): Ajv {
   const ajv = new Ajv({ strict: true, allowUnionTypes: true, ...options });
   ajv.addFormat('date-time', DATE_TIME);
-  // OpenAPI annotations TypeBox may carry; not validation keywords.
-  ajv.addKeyword({ keyword: 'example' });
-  // Response headers, declared beside a response schema for the OpenAPI document.
+  // Annotations for the OpenAPI document beside response schemas (headers, descriptions); not validation keywords.
   ajv.addKeyword({ keyword: 'headers' });
   ajv.addKeyword({ keyword: 'x-response-description' });
   for (const s of shared) ajv.addSchema(s);
