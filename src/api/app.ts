@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Core } from '../core/index.js';
 import './augment.js';
 import { errorHandler, frameworkErrors, notFoundHandler } from './errors.js';
+import { dialects } from './dialects/index.js';
 import { nativeApi } from './native/index.js';
 import { SHARED_SCHEMAS } from './native/schemas.js';
 import { authPlugin } from './plugins/auth.js';
@@ -51,6 +52,7 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
 
   await app.register(docsPlugin);
   await app.register(nativeApi);
+  await app.register(dialects);
   await app.ready();
   return app;
 }

@@ -16,5 +16,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** No credentials needed (health, OpenAPI document, docs). Every other route requires them. */
     public?: boolean;
+    /** The API key may also come as the `api_key` query parameter (Syncano's clients send it so). */
+    apiKeyInQuery?: boolean;
   }
 }

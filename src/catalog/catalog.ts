@@ -73,6 +73,16 @@ export class Catalog {
     return this.db.transaction().execute(fn);
   }
 
+  /**
+   * The sum of the change counters of the backups and instances tables: equal numbers mean no
+   * change was committed in between, whoever made it. Read BEFORE reading what is cached under it.
+   */
+  async backupChanges(): Promise<number> {
+    const r = await this.db.selectFrom('catalog_changes').select((e) => e.fn.sum<number | string>('n').as('n'))
+      .where('name', 'in', ['backups', 'instances']).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
   /** For statements a store does not offer yet; core must not use this. */
   get kysely(): Kysely<Database> {
     return this.db;

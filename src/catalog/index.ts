@@ -6,4 +6,8 @@ export type { NewBackup, BackupFilter, BackupPatch } from './backups.js';
 export type { NewJob, JobFilter } from './jobs.js';
 export type { ScheduleInput } from './schedules.js';
 export type { InstanceInput } from './instances.js';
+export {
+  ConfigurationStore, type ConfigurationRecords, type ConfigRepository, type ConfigInstance, type ConfigSchedule, type ConfigUser, type ConfigApiKey,
+  type ReplaceReport, type KeptInstance, type FirstStartState,
+} from './configuration.js';
 export * from './types.js';

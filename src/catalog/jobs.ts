@@ -28,8 +28,13 @@ export interface JobFilter {
   state?: JobState;
   instanceId?: number;
   backupId?: number;
+  /** Keyset paging by id (Syncano's last_pk): only ids above / below these. */
+  idAbove?: number;
+  idBelow?: number;
   limit: number;
   offset: number;
+  /** By id; default newest first. */
+  order?: 'asc' | 'desc';
 }
 
 /**
@@ -80,8 +85,10 @@ export class JobStore {
     if (f.state) q = q.where('state', '=', f.state);
     if (f.instanceId !== undefined) q = q.where('instance_id', '=', f.instanceId);
     if (f.backupId !== undefined) q = q.where('backup_id', '=', f.backupId);
+    if (f.idAbove !== undefined) q = q.where('id', '>', f.idAbove);
+    if (f.idBelow !== undefined) q = q.where('id', '<', f.idBelow);
     const total = Number((await q.select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-    const rows = await q.selectAll().orderBy('id', 'desc').limit(f.limit).offset(f.offset).execute();
+    const rows = await q.selectAll().orderBy('id', f.order ?? 'desc').limit(f.limit).offset(f.offset).execute();
     return { total, items: rows.map(toJob) };
   }
 

@@ -147,7 +147,14 @@ export interface SettingsTable {
   value: string;
 }
 
+/** Per watched table, a number raised by triggers on every change (see the change-counters migration). */
+export interface CatalogChangesTable {
+  name: string;
+  n: number;
+}
+
 export interface Database {
+  catalog_changes: CatalogChangesTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
   repositories: RepositoriesTable;

@@ -21,11 +21,12 @@ export const SERVE_SETTINGS = {
   jobs: { kind: 'int', def: 2, help: 'jobs this process runs at once' },
   'engine-workers': { kind: 'int', def: undefined, help: 'worker threads per backup or restore (default: one per core)' },
   'max-backups-per-instance': { kind: 'int', def: 0, help: 'backups an instance may hold (0: no limit)' },
-  'max-backups-per-account': { kind: 'int', def: 0, help: 'backups one user may have created (0: no limit)' },
+  'max-backups-per-account': { kind: 'int', def: 25, help: 'backups one user may have created (0: no limit)' },
   model: { kind: 'string', def: 'coffer', help: 'device model reported with backups' },
   serial: { kind: 'string', def: '', help: 'device serial number reported with backups' },
   'log-level': { kind: 'string', def: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
   'body-limit': { kind: 'int', def: 1024 * 1024, help: 'largest JSON request body in bytes' },
+  'max-upload-bytes': { kind: 'int', def: 64 * 1024 ** 3, help: 'largest backup file an upload may send, in bytes (streamed to disk under <data-dir>/uploads)' },
   'validate-responses': { kind: 'bool', def: false, help: 'check every response against its schema (for development and tests)' },
 } as const satisfies Record<string, { kind: Kind; def: string | number | boolean | undefined; help: string }>;
 

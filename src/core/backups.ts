@@ -1,5 +1,5 @@
 /** Backups and restores: the rules (quotas, one restore per instance, who may do what) and the jobs that carry them out. */
-import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Job, type Page, UniqueViolation } from '../catalog/index.js';
+import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Instance, type Job, type Page, UniqueViolation } from '../catalog/index.js';
 import { withLock } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
@@ -44,11 +44,26 @@ export interface BackupQuery {
   status?: BackupStatus;
   type?: BackupKind;
   scope?: BackupScope;
+  /** Keyset paging by id (Syncano's last_pk): only ids above / below these, ordered by id. */
+  idAbove?: number;
+  idBelow?: number;
+  /** Default newest first. */
+  order?: 'asc' | 'desc';
+  /** `created` (default): by creation time, then id; `id`: by id alone (keyset paging). */
+  sort?: 'created' | 'id';
   limit: number;
   offset: number;
 }
 
+type CatalogTx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
+
+/** Pages of the backup list kept by BackupService.list (least recently used dropped first). */
+const KEPT_PAGES = 64;
+
 export class BackupService {
+  /** Query → the page read and the change counter it was read under. */
+  private readonly pages = new Map<string, { changes: number; page: Page<Backup> }>();
+
   constructor(
     private readonly catalog: Catalog,
     private readonly repos: RepositoryService,
@@ -80,13 +95,7 @@ export class BackupService {
       const created = await this.catalog.transaction(async (tx) => {
         // Counted and inserted in one transaction (SQLite: one writer; PostgreSQL: the instance row
         // is locked), so two requests at once cannot both take the last free place.
-        await this.catalog.instances.lockForUpdate(instance.id, tx);
-        if (this.limits.maxBackupsPerInstance > 0 && (await this.catalog.backups.countLive({ instanceId: instance.id }, tx)) >= this.limits.maxBackupsPerInstance) {
-          throw new CoreError('quota_exceeded', `instance ${instance.name} already has the maximum of ${this.limits.maxBackupsPerInstance} backups; delete one first`);
-        }
-        if (this.limits.maxBackupsPerAccount > 0 && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
-          throw new CoreError('quota_exceeded', `account ${actor.name} already has the maximum of ${this.limits.maxBackupsPerAccount} backups; delete one first`);
-        }
+        await this.takePlace(actor, instance, tx);
         const backup = await this.catalog.backups.insert({
           instanceId: instance.id, repositoryId: instance.repositoryId, scope, type: type as BackupKind, label, description, status: 'scheduled',
           ...this.identity, queryArgs, includeFiles, includeDatabase, createdBy: actor.name, scheduleId: o.scheduleId ?? null, extra: o.extra ?? null,
@@ -103,6 +112,38 @@ export class BackupService {
     }
   }
 
+  /** Within a transaction: the instance row locked, then the quotas checked for one more backup. */
+  private async takePlace(actor: Actor, instance: Instance, tx: CatalogTx): Promise<void> {
+    await this.catalog.instances.lockForUpdate(instance.id, tx);
+    if (this.limits.maxBackupsPerInstance > 0 && (await this.catalog.backups.countLive({ instanceId: instance.id }, tx)) >= this.limits.maxBackupsPerInstance) {
+      throw new CoreError('quota_exceeded', `instance ${instance.name} already has the maximum of ${this.limits.maxBackupsPerInstance} backups; delete one first`);
+    }
+    if (this.limits.maxBackupsPerAccount > 0 && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
+      throw new CoreError('quota_exceeded', `account ${actor.name} already has the maximum of ${this.limits.maxBackupsPerAccount} backups; delete one first`);
+    }
+  }
+
+  /**
+   * The record of an upload (backup-import.ts), status `uploading`, under the same quotas as a
+   * backup; the import fills it in when it succeeds and removes it when it fails.
+   */
+  async insertUploading(actor: Actor, o: { instance?: unknown; label?: unknown; description?: unknown }): Promise<Backup> {
+    requirePermission(actor, 'backup.create');
+    const instanceName = o.instance ?? BUILTIN_INSTANCE;
+    if (typeof instanceName !== 'string' || instanceName.length === 0) throw invalid('instance', 'must be the name of an instance');
+    const label = optionalString(o.label, 'label', 64);
+    const description = optionalString(o.description, 'description', 256);
+    const instance = await this.catalog.instances.byName(instanceName);
+    if (!instance) throw new CoreError('not_found', `instance ${instanceName} not found`, 'instance');
+    return this.catalog.transaction(async (tx) => {
+      await this.takePlace(actor, instance, tx);
+      return this.catalog.backups.insert({
+        instanceId: instance.id, repositoryId: instance.repositoryId, scope: 'full', type: 'full', label, description, status: 'uploading',
+        ...this.identity, queryArgs: null, includeFiles: true, includeDatabase: false, createdBy: actor.name, scheduleId: null, extra: null,
+      }, tx);
+    });
+  }
+
   async get(actor: Actor, id: number): Promise<Backup> {
     requirePermission(actor, 'backup.read');
     const b = await this.catalog.backups.get(id);
@@ -110,8 +151,33 @@ export class BackupService {
     return b;
   }
 
+  /**
+   * A page of backups. Pages are kept, a few dozen, under the catalog's change counter of the
+   * tables they are read from: dashboards and clients poll the same pages far more often than
+   * backups change, and a page of 100 costs a millisecond of catalog reads. The same Page object
+   * comes back while nothing changed, so the HTTP layer may keep its serialized form too.
+   */
   async list(actor: Actor, q: BackupQuery): Promise<Page<Backup>> {
     requirePermission(actor, 'backup.read');
+    const key = JSON.stringify([q.instance, q.status, q.type, q.scope, q.limit, q.offset, q.idAbove, q.idBelow, q.order, q.sort]);
+    const changes = await this.catalog.backupChanges();
+    const kept = this.pages.get(key);
+    if (kept && kept.changes === changes) {
+      this.pages.delete(key);
+      this.pages.set(key, kept);
+      return kept.page;
+    }
+    // Frozen: the same objects go to every caller until the catalog changes.
+    const page = await this.readPage(q);
+    page.items.forEach((b) => Object.freeze(b));
+    Object.freeze(page.items);
+    Object.freeze(page);
+    if (this.pages.size >= KEPT_PAGES) this.pages.delete(this.pages.keys().next().value!);
+    this.pages.set(key, { changes, page });
+    return page;
+  }
+
+  private async readPage(q: BackupQuery): Promise<Page<Backup>> {
     let instanceId: number | undefined;
     if (q.instance !== undefined) {
       const i = await this.catalog.instances.byName(q.instance);
@@ -121,6 +187,8 @@ export class BackupService {
     return this.catalog.backups.list({
       limit: q.limit, offset: q.offset, ...(instanceId !== undefined ? { instanceId } : {}),
       ...(q.status ? { status: q.status } : {}), ...(q.type ? { type: q.type } : {}), ...(q.scope ? { scope: q.scope } : {}),
+      ...(q.idAbove !== undefined ? { idAbove: q.idAbove } : {}), ...(q.idBelow !== undefined ? { idBelow: q.idBelow } : {}),
+      ...(q.order ? { order: q.order } : {}), ...(q.sort ? { sort: q.sort } : {}),
     });
   }
 
@@ -207,7 +275,9 @@ function validQueryArgs(v: unknown, partNames: string[]): Record<string, string[
     else if (Array.isArray(items) && items.every((x) => typeof x === 'string' && x.length > 0 && !x.split('/').includes('..') && !x.startsWith('/'))) out[k] = items as string[];
     else throw invalid(`query_args.${k}`, 'must be null or a list of relative paths inside the part');
   }
-  if (Object.keys(out).length === 0) throw invalid('query_args', 'selects no part');
+  // A part query_args does not name is backed up whole (see selectedPaths), so only naming every part with [] selects nothing.
+  if (Object.keys(out).length === 0) throw invalid('query_args', 'filters no part (every part would be backed up whole): name at least one part, or make a full backup');
+  if (partNames.every((n) => out[n]?.length === 0)) throw invalid('query_args', 'selects nothing: every part has an empty list');
   return out;
 }
 

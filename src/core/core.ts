@@ -6,9 +6,12 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { Catalog, type Job } from '../catalog/index.js';
 import { VERSION } from '../repo/index.js';
+import { ArchiveLinks } from './archive-links.js';
 import { AuditLog } from './audit.js';
 import { AuthService } from './auth.js';
+import { BackupFileService } from './backup-files.js';
 import { BackupService, type Identity, type Limits } from './backups.js';
+import { ConfigurationService } from './configuration/index.js';
 import { BUILTIN_INSTANCE, InstanceService } from './instances.js';
 import { backupExecutor } from './jobs/backup-executor.js';
 import { JobEvents } from './jobs/events.js';
@@ -21,6 +24,7 @@ import { renderMetrics } from './metrics.js';
 import { SYSTEM_ACTOR } from './permissions.js';
 import { RepositoryService } from './repositories.js';
 import { Scheduler } from './scheduler.js';
+import { RestoreStatusService } from './restore-status.js';
 import { ScheduleService, retentionPolicy } from './schedules.js';
 import { ServerSecret } from './secrets.js';
 
@@ -42,8 +46,13 @@ export interface CoreOptions {
   identity?: Partial<Identity>;
   adminPassword?: string;
   adminApiKey?: string;
+  /** Largest backup file accepted by an upload, in bytes; default 64 GiB. */
+  maxUploadBytes?: number;
   log?: (msg: string, err?: unknown) => void;
 }
+
+/** Default largest upload: 64 GiB. */
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 ** 3;
 
 export interface BootstrapCredentials {
   password: string;
@@ -62,12 +71,24 @@ export class Core {
   readonly jobs: JobService;
   readonly schedules: ScheduleService;
   readonly identity: Identity;
+  /** Signed, expiring download links of backup files (Syncano's `archive`). */
+  readonly archiveLinks: ArchiveLinks;
+  /** Backup files: download and upload of one backup as a ZIP. */
+  readonly backupFiles: BackupFileService;
+  /** Coffer's own configuration: export/import sealed with a password, reset, its copy in backups of `device`. */
+  readonly configuration: ConfigurationService;
+  /** The latest restore of an instance (Riverbed's restore_status). */
+  readonly restoreStatus: RestoreStatusService;
   private runner: JobRunner | undefined;
   private scheduler: Scheduler | undefined;
+  private restarting: Promise<void> = Promise.resolve();
   /** Set on the first start of an empty data directory. */
   bootstrap: BootstrapCredentials | undefined;
 
+  private readonly secretFile: string;
+
   private constructor(readonly catalog: Catalog, readonly secret: ServerSecret, private readonly opts: CoreOptions, private readonly log: (msg: string, err?: unknown) => void) {
+    this.secretFile = secretFileOf(opts);
     this.audit = new AuditLog(catalog, (err) => log('audit log write failed', err));
     this.auth = new AuthService(catalog, this.audit);
     this.repositories = new RepositoryService(catalog, secret, this.audit);
@@ -76,19 +97,30 @@ export class Core {
       hostname: opts.identity?.hostname ?? 'localhost', model: opts.identity?.model ?? 'coffer', serial: opts.identity?.serial ?? '',
       swVersion: opts.identity?.swVersion ?? VERSION,
     };
-    const limits: Limits = { maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 0 };
+    const limits: Limits = { maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 25 };
     this.backups = new BackupService(catalog, this.repositories, () => this.runner, this.audit, this.identity, limits);
     this.jobs = new JobService(catalog, this.events, () => this.runner, this.audit);
     this.schedules = new ScheduleService(catalog, this.audit);
+    this.archiveLinks = new ArchiveLinks(secret, catalog);
+    this.restoreStatus = new RestoreStatusService(catalog);
+    this.configuration = new ConfigurationService({
+      catalog, secret, secretFile: this.secretFile, dataDir: opts.dataDir, audit: this.audit, cofferVersion: VERSION,
+      admin: { password: opts.adminPassword, apiKey: opts.adminApiKey }, log, restartServices: () => this.restartServices(),
+    });
+    this.backupFiles = new BackupFileService(catalog, this.repositories, this.backups, this.audit, {
+      workDir: path.join(opts.dataDir, 'uploads'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+      ...(opts.engineWorkers !== undefined ? { engineWorkers: opts.engineWorkers } : {}),
+    });
   }
 
   static async start(opts: CoreOptions): Promise<Core> {
     const log = opts.log ?? (() => {});
     const catalog = await Catalog.open(opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`);
     try {
-      const secret = ServerSecret.loadOrCreate(opts.secretFile ?? path.join(opts.dataDir, 'secret.key'));
+      const secret = ServerSecret.loadOrCreate(secretFileOf(opts));
       const core = new Core(catalog, secret, opts, log);
       await core.firstStart();
+      await core.backupFiles.sweepAbandonedUploads().catch((err: unknown) => log('could not clear abandoned uploads', err));
       const role = opts.role ?? 'all';
       if (role !== 'api') await core.startWorkers();
       return core;
@@ -117,8 +149,8 @@ export class Core {
     await this.repositories.clearStaleLocks((name, err) => this.log(`repository ${name}: could not clear stale locks`, err));
     const w = this.opts.engineWorkers;
     this.runner = new JobRunner(this.catalog, this.events, {
-      backup: backupExecutor(this.catalog, this.repositories, w),
-      restore: restoreExecutor(this.catalog, this.repositories, w),
+      backup: backupExecutor(this.catalog, this.repositories, w, this.configuration),
+      restore: restoreExecutor(this.catalog, this.repositories, w, this.configuration),
       retention: retentionExecutor(this.catalog, this.repositories, this.audit),
     }, {
       concurrency: this.opts.jobConcurrency ?? 2,
@@ -135,6 +167,8 @@ export class Core {
 
   /** After a scheduled backup succeeds, its schedule's retention runs (once at a time per instance). */
   private async afterJob(job: Job): Promise<void> {
+    // A restore that put Coffer's configuration back: restart once the job has ended (not awaited: the runner waits for this job).
+    if (this.configuration.takeRestartAfter(job.id)) void this.restartServices().catch((err: unknown) => this.log('restarting services after a configuration restore failed', err));
     if (job.kind !== 'backup' || job.state !== 'success' || job.scheduleId === null) return;
     const s = await this.catalog.schedules.get(job.scheduleId);
     const policy = s && retentionPolicy(s);
@@ -160,10 +194,35 @@ export class Core {
     return renderMetrics(this.catalog, this.runner?.activeCount ?? 0);
   }
 
+  /**
+   * Restarts Coffer's services in this process after its configuration changed: scheduler and job
+   * runner stop (running jobs are interrupted as at shutdown), the server secret is read again,
+   * cached credentials are forgotten, and runner and scheduler start again where this role runs them.
+   */
+  async restartServices(): Promise<void> {
+    const run = this.restarting.then(async () => {
+      this.scheduler?.stop();
+      this.scheduler = undefined;
+      await this.runner?.stop('interrupted: Coffer restarted its services after a configuration change');
+      this.runner = undefined;
+      this.secret.reload(this.secretFile);
+      this.auth.forgetCachedCredentials();
+      if ((this.opts.role ?? 'all') !== 'api') await this.startWorkers();
+      this.log('services restarted after a configuration change');
+    });
+    this.restarting = run.catch(() => {});
+    return run;
+  }
+
   /** Graceful stop: no new jobs, running ones interrupted and recorded as such, catalog closed. */
   async stop(): Promise<void> {
+    await this.restarting;
     this.scheduler?.stop();
     await this.runner?.stop();
     await this.catalog.close();
   }
+}
+
+function secretFileOf(opts: CoreOptions): string {
+  return opts.secretFile ?? path.join(opts.dataDir, 'secret.key');
 }

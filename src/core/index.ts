@@ -3,12 +3,14 @@ export { Core, type CoreOptions, type BootstrapCredentials } from './core.js';
 export { CoreError, CORE_ERROR_CODES, type CoreErrorCode } from './errors.js';
 export { type Actor, type Permission, PERMISSIONS, SYSTEM_ACTOR, allowed } from './permissions.js';
 export type { Identity, Limits, CreateBackup, BackupQuery } from './backups.js';
+export type { BackupFileDownload, BackupFileService, UploadOptions } from './backup-files.js';
 export type { InstanceView } from './instances.js';
 export type { RepositoryView } from './repositories.js';
 export type { NewKey } from './auth.js';
 export type { Part, DirectoryPart } from './parts.js';
 export { PART_KINDS } from './parts.js';
 export type { JobInfo } from './jobs.js';
+export { type RestoreStatus, type RestoreStatusService, restoreStatusOfJob, restoreStatusOfReset } from './restore-status.js';
 export { BUILTIN_INSTANCE } from './instances.js';
 export { nextRun } from './schedules.js';
 export {

@@ -24,9 +24,17 @@ export class JobService {
     return (await this.named([j]))[0]!;
   }
 
-  async list(actor: Actor, f: { kind?: JobKind; state?: JobState; limit: number; offset: number }): Promise<Page<JobInfo>> {
-    requirePermission(actor, 'job.read');
-    const page = await this.catalog.jobs.list(f);
+  /** A page of jobs, newest first unless `order` says otherwise; `instance` (a restore's target) by name, `idAbove`/`idBelow` for keyset paging. */
+  async list(actor: Actor, f: { kind?: JobKind; state?: JobState; instance?: string; idAbove?: number; idBelow?: number; order?: 'asc' | 'desc'; limit: number; offset: number }): Promise<Page<JobInfo>> {
+    requirePermission(actor, f.kind === 'restore' ? 'restore.read' : 'job.read');
+    const { instance, ...filter } = f;
+    let instanceId: number | undefined;
+    if (instance !== undefined) {
+      const i = await this.catalog.instances.byName(instance);
+      if (!i) throw notFound(`instance ${instance}`);
+      instanceId = i.id;
+    }
+    const page = await this.catalog.jobs.list({ ...filter, ...(instanceId !== undefined ? { instanceId } : {}) });
     return { total: page.total, items: await this.named(page.items) };
   }
 

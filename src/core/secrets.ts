@@ -11,7 +11,8 @@ import * as path from 'node:path';
 const SEAL_VERSION = 'v1';
 
 export class ServerSecret {
-  private constructor(private readonly sealKey: Buffer, private readonly macKey: Buffer) {}
+  // Not readonly: a configuration restore may adopt another secret, and every holder of this object must see it (reload).
+  private constructor(private sealKey: Buffer, private macKey: Buffer) {}
 
   static fromBytes(secret: Buffer): ServerSecret {
     if (secret.length < 32) throw new Error('the server secret must be at least 32 bytes');
@@ -22,7 +23,7 @@ export class ServerSecret {
   /** Reads the secret file, creating it (0600) when it does not exist yet. */
   static loadOrCreate(file: string): ServerSecret {
     try {
-      return ServerSecret.fromBytes(decode(fs.readFileSync(file, 'utf8')));
+      return ServerSecret.fromBytes(decodeSecretText(fs.readFileSync(file, 'utf8')));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -33,9 +34,16 @@ export class ServerSecret {
     } catch (err) {
       // Another process created it first: use theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      return ServerSecret.fromBytes(decode(fs.readFileSync(file, 'utf8')));
+      return ServerSecret.fromBytes(decodeSecretText(fs.readFileSync(file, 'utf8')));
     }
     return ServerSecret.fromBytes(bytes);
+  }
+
+  /** Reads the secret file again, in place (after a configuration restore wrote another secret to it). */
+  reload(file: string): void {
+    const next = ServerSecret.fromBytes(decodeSecretText(fs.readFileSync(file, 'utf8')));
+    this.sealKey = next.sealKey;
+    this.macKey = next.macKey;
   }
 
   seal(plaintext: string): string {
@@ -64,7 +72,8 @@ export class ServerSecret {
   }
 }
 
-function decode(text: string): Buffer {
+/** The secret file's text (base64, or hex) → the secret's bytes. */
+export function decodeSecretText(text: string): Buffer {
   const t = text.trim();
   return /^[0-9a-f]{64,}$/i.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
 }

@@ -48,6 +48,12 @@ export interface BackupOptions {
   onWarning?: (path: string, message: string) => void;
   /** Count totals ahead of the backup, for an ETA. */
   scan?: boolean;
+  /**
+   * Where the paths are read from: `paths` (and everything the snapshot records) are the
+   * snapshot's paths, read on disk at `path.join(root, p)`. For an uploaded backup file unpacked
+   * in a staging directory, whose snapshot must keep its original absolute paths.
+   */
+  root?: string;
 }
 
 export interface BackupResult {
@@ -117,7 +123,10 @@ function unchanged(prev: TreeNode | undefined, st: BigIntStats): prev is TreeNod
 
 export async function backup(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
   // As restic: missing targets are warned about, but with none left there is nothing to back up.
-  if (!opts.paths.some((p) => lstatSync(p, { throwIfNoEntry: false }))) {
+  const root = opts.root === undefined ? undefined : path.resolve(opts.root);
+  /** A snapshot path's place on disk. */
+  const disk = root === undefined ? (p: string): string => p : (p: string): string => path.join(root, p);
+  if (!opts.paths.some((p) => lstatSync(disk(path.resolve(p)), { throwIfNoEntry: false }))) {
     throw new NothingToBackUpError(`all target directories/files do not exist: ${opts.paths.join(', ')}`);
   }
   const start = new Date();
@@ -154,7 +163,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
   // The scanner stops when the backup ends, so it never keeps the process (or the disk) busy.
   const scanStop = new AbortController();
-  if (opts.scan) void scanTotals(opts.paths.map((p) => path.resolve(p)), excludes, scanStop.signal).then((t) => {
+  if (opts.scan) void scanTotals(opts.paths.map((p) => disk(path.resolve(p))), excludes, scanStop.signal).then((t) => {
     progress.filesTotal = t.files;
     progress.bytesTotal = t.bytes;
   }, () => undefined);
@@ -186,7 +195,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     const node = baseNode(name, 'file', st);
     node.size = Number(st.size);
     node.links = Number(st.nlink);
-    const handle = await pool.submit(abs);
+    const handle = await pool.submit(disk(abs));
     return {
       done: handle.done.then(
         (r) => {
@@ -227,7 +236,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
         const node = baseNode(name, type, st);
         node.links = Number(st.nlink);
         try {
-          node.linktarget = readlinkSync(abs);
+          node.linktarget = readlinkSync(disk(abs));
         } catch (err) {
           warn(abs, (err as Error).message);
           return { done: Promise.resolve(null) };
@@ -262,7 +271,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     parentDir: ParentDir | undefined): Promise<Pending> => {
     let names: string[];
     try {
-      names = readdirSync(abs);
+      names = readdirSync(disk(abs));
     } catch (err) {
       warn(abs, (err as Error).message);
       names = [];
@@ -273,7 +282,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       if (excludes.excludes(childAbs)) continue;
       let cst: BigIntStats;
       try {
-        cst = lstatSync(childAbs, { bigint: true });
+        cst = lstatSync(disk(childAbs), { bigint: true });
       } catch (err) {
         warn(childAbs, (err as Error).message);
         continue;
@@ -289,7 +298,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     if (t.target && excludes.excludes(t.abs)) return { done: Promise.resolve(null) };
     let st: BigIntStats;
     try {
-      st = lstatSync(t.abs, { bigint: true });
+      st = lstatSync(disk(t.abs), { bigint: true });
     } catch (err) {
       if (t.target) {
         warn(t.abs, (err as Error).message);

@@ -1,6 +1,7 @@
 /** The native API: one plugin per route group, each under its prefix (STYLE F1). */
 import type { RoutesPlugin } from '../type-provider.js';
 import { auditRoutes } from './audit.js';
+import { backupFileRoutes } from './backup-files.js';
 import { backupRoutes } from './backups.js';
 import { instanceRoutes } from './instances.js';
 import { jobRoutes } from './jobs.js';
@@ -13,6 +14,7 @@ import { userRoutes } from './users.js';
 export const nativeApi: RoutesPlugin = async (app) => {
   // Static segments (/list, /create, /schedule, /restore) win over /{backup_id} in the router, whatever the order.
   await app.register(backupRoutes, { prefix: '/api/v1/backup' });
+  await app.register(backupFileRoutes, { prefix: '/api/v1/backup' });
   await app.register(restoreRoutes, { prefix: '/api/v1/backup/restore' });
   await app.register(scheduleRoutes, { prefix: '/api/v1/backup/schedule' });
   await app.register(instanceRoutes, { prefix: '/api/v1/instances' });

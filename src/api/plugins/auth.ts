@@ -16,7 +16,8 @@ function unauthorized(message: string): CoreError {
 
 export async function authenticate(core: Core, request: FastifyRequest): Promise<Actor> {
   const ip = request.ip;
-  const apiKey = request.headers['x-api-key'];
+  // Routes whose config says so (Syncano's) also take the key as the `api_key` query parameter.
+  const apiKey = request.headers['x-api-key'] ?? (request.routeOptions.config.apiKeyInQuery === true ? (request.query as Record<string, unknown> | undefined)?.['api_key'] : undefined);
   if (typeof apiKey === 'string' && apiKey !== '') return core.auth.byApiKey(apiKey.trim(), ip);
   const header = request.headers.authorization;
   if (!header) throw unauthorized(NO_CREDENTIALS);

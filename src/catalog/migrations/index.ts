@@ -2,11 +2,13 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DdlFlavour } from './flavour.js';
 import * as initial from './2026-11-23-initial.js';
+import * as changeCounters from './2026-11-24-change-counters.js';
 
 type Step = { up(db: Kysely<any>, f: DdlFlavour): Promise<void> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const STEPS: Record<string, Step> = {
   '2026-11-23-initial': initial,
+  '2026-11-24-change-counters': changeCounters,
 };
 
 export function migrationProvider(flavour: DdlFlavour): MigrationProvider {

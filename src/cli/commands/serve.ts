@@ -27,6 +27,7 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
       ...(cfg.repository ? { defaultRepository: cfg.repository } : {}),
       role: cfg.role as 'all' | 'api' | 'worker',
       jobConcurrency: cfg.jobs,
+      maxUploadBytes: cfg['max-upload-bytes'],
       ...(cfg['engine-workers'] !== undefined ? { engineWorkers: cfg['engine-workers'] } : {}),
       limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'] },
       identity: { hostname: hostname(), model: cfg.model, serial: cfg.serial },

@@ -2,7 +2,9 @@
 import * as path from 'node:path';
 import type { Backup, Catalog, Instance } from '../../catalog/index.js';
 import { CancelledError, LockConflictError, NothingToBackUpError, type Snapshot, backup, withLockOverlapped } from '../../repo/index.js';
+import { backupFileSizeOr } from '../backup-file-meta.js';
 import { type DirectoryPart, enginePatterns, partsOf } from '../parts.js';
+import type { OwnParts } from '../configuration/index.js';
 import type { RepositoryService } from '../repositories.js';
 import type { Executor, JobContext, JobOutcome } from './executor.js';
 import { retryOnLockConflict } from './lock-retry.js';
@@ -10,20 +12,27 @@ import { retryOnLockConflict } from './lock-retry.js';
 export const INSTANCE_TAG = 'instance:';
 export const BACKUP_TAG = 'coffer-backup:';
 
-/** What a backup reads: each selected directory part, narrowed to the items of a partial backup. */
+/**
+ * What a backup reads: each selected directory part, narrowed to the items of a partial backup.
+ * A partial backup's query_args filters only the parts it names (Syncano's rule, seed 003: "if
+ * there is no key for given type or value of key is null ... all objects of this type should be
+ * included"): a part it does not name, or names with null, is read whole; a list reads only those
+ * items inside the part, and an empty list reads nothing of it.
+ */
 export function selectedPaths(instance: Instance, b: Pick<Backup, 'scope' | 'queryArgs' | 'includeFiles'>): { paths: string[]; excludes: string[]; parts: DirectoryPart[] } {
   const parts = b.includeFiles ? partsOf(instance.parts) : [];
-  const chosen = b.scope === 'partial' && b.queryArgs ? parts.filter((p) => p.name in b.queryArgs!) : parts;
+  const itemsOf = (p: DirectoryPart): string[] | null => (b.scope === 'partial' ? b.queryArgs?.[p.name] ?? null : null);
+  const chosen = parts.filter((p) => itemsOf(p)?.length !== 0);
   const paths: string[] = [];
   for (const p of chosen) {
-    const items = b.scope === 'partial' ? b.queryArgs?.[p.name] : null;
+    const items = itemsOf(p);
     if (items) for (const item of items) paths.push(path.join(p.path, item));
     else paths.push(p.path);
   }
   return { paths, excludes: chosen.flatMap(enginePatterns), parts: chosen };
 }
 
-export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined): Executor {
+export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
     const id = ctx.job.backupId!;
     const b = await catalog.backups.get(id);
@@ -35,7 +44,13 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
     const instance = await catalog.instances.byId(b.instanceId);
     if (!instance) return fail('the instance no longer exists');
     await catalog.backups.update(id, { status: 'running', statusInfo: null });
-    const { paths, excludes, parts } = selectedPaths(instance, b);
+    const selected = selectedPaths(instance, b);
+    // Parts the instance has without naming them (device: Coffer's own configuration), recorded in part_paths like the others.
+    const own = await ownParts?.forBackup(instance).catch((err: Error) => err);
+    if (own instanceof Error) return fail(`Coffer's configuration could not be written for the backup: ${own.message}`);
+    const { excludes } = selected;
+    const parts = [...selected.parts, ...(own ?? [])];
+    const paths = [...selected.paths, ...(own ?? []).map((p) => p.path)];
     if (paths.length === 0) return fail(b.includeFiles ? `instance ${instance.name} has no parts to back up` : 'nothing selected: include_files is false and the instance has no database parts');
 
     let repo;
@@ -72,12 +87,15 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
       const s = result.summary;
       ctx.progress({ files_done: s.total_files_processed, bytes_done: s.total_bytes_processed, files_total: s.total_files_processed, bytes_total: s.total_bytes_processed, errors: result.errors });
       const info = result.errors > 0 ? `${result.errors} files could not be read: ${warnings.slice(0, 5).join('; ')}` : warnings.length ? warnings.slice(0, 5).join('; ') : null;
-      await catalog.backups.update(id, {
+      const done = {
         status: 'success', statusInfo: info, snapshotId: result.snapshotId, backupTime: time.toISOString(),
-        size: s.total_bytes_processed, files: s.total_files_processed, bytesAdded: s.data_added,
+        files: s.total_files_processed, bytesAdded: s.data_added,
         // Where each part was at backup time: restores map them to the target's parts by name.
         extra: { ...(b.extra ?? {}), part_paths: Object.fromEntries(parts.map((p) => [p.name, p.path])) },
-      });
+      } as const;
+      // A backup's size is that of its backup file (what a download sends).
+      const size = await backupFileSizeOr(repo, { ...b, ...done }, s.total_bytes_processed);
+      await catalog.backups.update(id, { ...done, size });
       return { state: 'success' };
     } catch (err) {
       if (err instanceof CancelledError || ctx.signal.aborted) {

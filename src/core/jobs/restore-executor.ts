@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Catalog } from '../../catalog/index.js';
 import { CancelledError, restore } from '../../repo/index.js';
+import type { OwnParts } from '../configuration/index.js';
 import { partsOf } from '../parts.js';
 import type { RepositoryService } from '../repositories.js';
 import { selectedPaths } from './backup-executor.js';
@@ -16,7 +17,7 @@ export interface RestorePayload {
   mode?: 'merge' | 'exact';
 }
 
-export function restoreExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined): Executor {
+export function restoreExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
     const payload = ctx.job.payload as RestorePayload;
     const b = await catalog.backups.get(ctx.job.backupId!);
@@ -38,7 +39,9 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
       const wanted = payload.paths?.length ? payload.paths.filter((p) => p === from || p.startsWith(from.endsWith('/') ? from : `${from}/`)) : [from];
       if (wanted.length) plan.push({ name: part.name, from, to, include: wanted });
     }
-    if (plan.length === 0) return { state: 'failed', error: warnings[0] ?? 'none of the requested paths is in this backup' };
+    // Parts the instance has without naming them (device: Coffer's own configuration) are put back after the files.
+    const own = ownParts?.restores(b, target, payload.paths) === true;
+    if (plan.length === 0 && !own) return { state: 'failed', error: warnings[0] ?? 'none of the requested paths is in this backup' };
 
     const repo = await repos.open(b.repositoryId);
     await repo.loadIndex();
@@ -83,6 +86,10 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
       } finally {
         await fs.rm(stage, { recursive: true, force: true }).catch(() => {});
       }
+    }
+    if (own) {
+      const warning = await ownParts!.restore({ job: ctx.job, backup: b, target, repo, snapshot, signal: ctx.signal });
+      if (warning) warnings.unshift(warning);
     }
     ctx.progress({ files_done: filesDone, bytes_done: bytesDone, files_total: filesDone, bytes_total: bytesDone, errors });
     if (errors > 0 || warnings.length > 0) return { state: 'completed_with_errors', error: warnings.slice(0, 5).join('; ') || `${errors} errors` };

@@ -1,0 +1,76 @@
+/**
+ * Errors as Riverbed's REST services show them: `{"error_id": CODE, "error_text": message}` with
+ * the status (seed 002 defines no error body; this is the convention of Riverbed's REST APIs).
+ * Every CoreErrorCode has a status and a code here (a Record: a new code breaks this build until
+ * mapped); Fastify's own client errors keep their 4xx; anything else is a logged 500.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
+import { CoreError, type CoreErrorCode } from '../../../core/index.js';
+import { AUTH_CHALLENGE, ResponseDriftError } from '../../errors.js';
+import { ErrorBody } from './schemas.js';
+
+type RiverbedError = Static<typeof ErrorBody>;
+
+export const CORE_ERROR_REPLY: Record<CoreErrorCode, { status: number; id: string }> = {
+  invalid: { status: 400, id: 'INVALID_REQUEST' },
+  unauthorized: { status: 401, id: 'AUTH_REQUIRED' },
+  forbidden: { status: 403, id: 'AUTH_FORBIDDEN' },
+  not_found: { status: 404, id: 'RESOURCE_NOT_FOUND' },
+  conflict: { status: 409, id: 'CONFLICT' },
+  quota_exceeded: { status: 409, id: 'QUOTA_EXCEEDED' },
+  too_many_attempts: { status: 429, id: 'TOO_MANY_ATTEMPTS' },
+  unavailable: { status: 503, id: 'SERVICE_UNAVAILABLE' },
+  internal: { status: 500, id: 'INTERNAL_ERROR' },
+};
+
+/** Codes for the client errors Fastify raises itself (wrong media type, body too large, …). */
+const HTTP_ERROR_ID: Record<number, string> = {
+  400: 'INVALID_REQUEST', 404: 'RESOURCE_NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT',
+  411: 'LENGTH_REQUIRED', 413: 'REQUEST_TOO_LARGE', 414: 'URI_TOO_LONG', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE',
+};
+
+export type RiverbedErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
+const AUTH: readonly RiverbedErrorStatus[] = [401, 403, 429, 500];
+/** Statuses of routes whose request may carry a body (a parser may refuse it). */
+export const BODY_ERRORS: readonly RiverbedErrorStatus[] = [400, 413, 415];
+
+/** A route's responses: its successes, the error statuses it may give, and those of authentication. */
+export function riverbedReplies<T extends object>(ok: T, errors: readonly RiverbedErrorStatus[]): T & Record<number, unknown> {
+  const out = { ...ok } as Record<number, unknown>;
+  for (const code of [...AUTH, ...errors]) out[code] = ErrorBody;
+  return out as T & Record<number, unknown>;
+}
+
+const short = (message: string) => (message.length > 300 ? `${message.slice(0, 300)}…` : message);
+
+export async function riverbedErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<RiverbedError> {
+  if (err instanceof CoreError) {
+    const m = CORE_ERROR_REPLY[err.code];
+    if (m.status === 401) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
+    if ((m.status === 429 || m.status === 503) && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+    if (m.status >= 500) request.log.error({ err }, 'core error');
+    reply.code(m.status);
+    return { error_id: m.id, error_text: err.message };
+  }
+  if (err instanceof ResponseDriftError) {
+    request.log.error({ err }, 'response does not match its schema');
+    reply.code(500);
+    return { error_id: 'INTERNAL_ERROR', error_text: err.message };
+  }
+  // Schema validation (the route's params or body) and Fastify's own client errors keep their 4xx.
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (err instanceof Error && typeof status === 'number' && status >= 400 && status < 500) {
+    reply.code(status);
+    return { error_id: HTTP_ERROR_ID[status] ?? 'INVALID_REQUEST', error_text: short(err.message) };
+  }
+  request.log.error({ err }, 'unexpected error');
+  reply.code(500);
+  return { error_id: 'INTERNAL_ERROR', error_text: 'internal error' };
+}
+
+export async function riverbedNotFound(request: FastifyRequest, reply: FastifyReply): Promise<RiverbedError> {
+  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
+  reply.code(404);
+  return { error_id: 'RESOURCE_NOT_FOUND', error_text: `no resource ${request.method} ${url}` };
+}

@@ -1,0 +1,18 @@
+/**
+ * Riverbed npm.backup 1.0 (seed 002) at /api/npm.backup/1.0: a thin adapter over core, with the
+ * seed's shapes, words and errors. It acts on the built-in instance `device` (its parts are set
+ * through the native instances API; its backups always hold Coffer's own configuration too).
+ */
+import type { RoutesPlugin } from '../../type-provider.js';
+import { riverbedBackupRoutes } from './backups.js';
+import { riverbedErrorHandler, riverbedNotFound } from './errors.js';
+import { riverbedRestoreRoutes } from './restores.js';
+import { riverbedUploadRoutes } from './upload.js';
+
+export const riverbedApi: RoutesPlugin = async (app) => {
+  app.setErrorHandler(riverbedErrorHandler);
+  app.setNotFoundHandler(riverbedNotFound);
+  await app.register(riverbedBackupRoutes);
+  await app.register(riverbedUploadRoutes);
+  await app.register(riverbedRestoreRoutes);
+};

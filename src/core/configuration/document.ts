@@ -1,0 +1,249 @@
+/**
+ * The configuration document (`configuration.json`): everything that is Coffer's configuration,
+ * readable JSON but for one sealed block of the sensitive values. Parsing checks every field and
+ * says which one is wrong; nothing is trusted because Coffer wrote it once.
+ */
+import { ROLES, BACKUP_TYPES, type PartSpec, type Role, type BackupKind } from '../../catalog/index.js';
+import { CoreError } from '../errors.js';
+import type { SealedBlock, SealingHeader } from './sealing.js';
+
+export const FORMAT_NAME = 'coffer-configuration';
+export const FORMAT_VERSION = 1;
+export const DOCUMENT_FILE = 'configuration.json';
+/** Far above any real configuration; a bigger "configuration" is not one. */
+export const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
+
+export interface RepositoryEntry { name: string; location: string; created_at: string }
+export interface InstanceEntry { name: string; description: string | null; repository: string; parts: PartSpec[]; created_at: string }
+export interface ScheduleEntry {
+  instance: string;
+  cron: string;
+  timezone: string | null;
+  type: BackupKind;
+  enabled: boolean;
+  retention_days: number | null;
+  keep_last: number | null;
+  keep_hourly: number | null;
+  keep_daily: number | null;
+  keep_weekly: number | null;
+  keep_monthly: number | null;
+  keep_yearly: number | null;
+  label: string | null;
+}
+export interface UserEntry { name: string; role: Role; has_password: boolean; created_at: string }
+export interface ApiKeyEntry { user: string; prefix: string; label: string | null; created_at: string }
+
+/** What anyone may read: names, locations, parts, schedules, roles, settings. */
+export interface ReadableConfiguration {
+  repositories: RepositoryEntry[];
+  instances: InstanceEntry[];
+  schedules: ScheduleEntry[];
+  users: UserEntry[];
+  api_keys: ApiKeyEntry[];
+  settings: Record<string, string>;
+}
+
+/** What the sealed block holds. */
+export interface SensitiveValues {
+  /** Base64 of the server secret; null in a device backup's copy (it is sealed under that secret). */
+  server_secret: string | null;
+  /** Repository name → password. */
+  repository_passwords: Record<string, string>;
+  /** User name → argon2id PHC string, for the users with `has_password`. */
+  password_hashes: Record<string, string>;
+  /** SHA-256 (hex) of each API key, in the order of `api_keys`. */
+  api_key_hashes: string[];
+}
+
+export interface ConfigurationDocument {
+  format: typeof FORMAT_NAME;
+  version: typeof FORMAT_VERSION;
+  created_at: string;
+  coffer_version: string;
+  sealing: SealingHeader;
+  configuration: ReadableConfiguration;
+  sealed: SealedBlock;
+}
+
+export const SCHEDULE_KEEPS = ['keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly'] as const;
+
+/**
+ * The bytes the sealed block authenticates: all of the document but the block itself, as written.
+ * An import computes them from the JSON as read (not from the checked copy), so that any change
+ * to the file, even one the checks would let through, is noticed.
+ */
+export function authenticatedData(d: Pick<ConfigurationDocument, 'format' | 'version' | 'created_at' | 'coffer_version' | 'sealing' | 'configuration'>): string {
+  return JSON.stringify({ format: d.format, version: d.version, created_at: d.created_at, coffer_version: d.coffer_version, sealing: d.sealing, configuration: d.configuration });
+}
+
+/** A document as read, with the bytes its sealed block authenticates. */
+export interface ParsedDocument extends ConfigurationDocument {
+  authenticated: string;
+}
+
+// --- parsing ------------------------------------------------------------------------------------
+
+function bad(at: string, what: string): CoreError {
+  return new CoreError('invalid', `backup: ${DOCUMENT_FILE}: ${at} ${what}`, 'backup');
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, at: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(at, 'must be an object');
+  return v as Obj;
+}
+function arr(v: unknown, at: string): unknown[] {
+  if (!Array.isArray(v)) throw bad(at, 'must be an array');
+  return v;
+}
+function str(v: unknown, at: string, max = 4096): string {
+  if (typeof v !== 'string' || v.length > max || v.includes('\0')) throw bad(at, `must be a string of at most ${max} characters`);
+  return v;
+}
+function nstr(v: unknown, at: string, max = 4096): string | null {
+  return v === null ? null : str(v, at, max);
+}
+function bool(v: unknown, at: string): boolean {
+  if (typeof v !== 'boolean') throw bad(at, 'must be true or false');
+  return v;
+}
+function count(v: unknown, at: string, max: number): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw bad(at, `must be null or a whole number from 0 to ${max}`);
+  return v;
+}
+function oneOf<T extends string>(v: unknown, values: readonly T[], at: string): T {
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) throw bad(at, `must be one of ${values.join(', ')}`);
+  return v as T;
+}
+function b64(v: unknown, at: string): string {
+  const s = str(v, at, 64 * 1024 * 1024);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw bad(at, 'must be base64');
+  return s;
+}
+function unique<T>(items: T[], key: (t: T) => string, at: string): void {
+  const seen = new Set<string>();
+  for (const i of items) {
+    const k = key(i);
+    if (seen.has(k)) throw bad(at, `names ${k} twice`);
+    seen.add(k);
+  }
+}
+
+/** configuration.json's text → a document whose every field has the right type (not yet opened). */
+export function parseDocument(text: string): ParsedDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new CoreError('invalid', `backup: ${DOCUMENT_FILE} is not valid JSON: ${(err as Error).message}`, 'backup');
+  }
+  const d = obj(raw, 'the document');
+  if (d['format'] !== FORMAT_NAME) throw bad('format', `must be "${FORMAT_NAME}" (this is not a Coffer configuration backup)`);
+  if (d['version'] !== FORMAT_VERSION) throw bad('version', `${JSON.stringify(d['version'])} is not supported (this Coffer reads version ${FORMAT_VERSION})`);
+  return {
+    authenticated: authenticatedData(d as unknown as ConfigurationDocument),
+    format: FORMAT_NAME, version: FORMAT_VERSION,
+    created_at: str(d['created_at'], 'created_at', 64), coffer_version: str(d['coffer_version'], 'coffer_version', 64),
+    sealing: parseSealing(obj(d['sealing'], 'sealing')),
+    configuration: parseReadable(obj(d['configuration'], 'configuration')),
+    sealed: parseBlock(obj(d['sealed'], 'sealed')),
+  };
+}
+
+function parseSealing(s: Obj): SealingHeader {
+  if (s['cipher'] !== 'aes-256-gcm') throw bad('sealing.cipher', 'must be "aes-256-gcm"');
+  if (s['method'] === 'server-secret') return { method: 'server-secret', cipher: 'aes-256-gcm' };
+  if (s['method'] !== 'password') throw bad('sealing.method', 'must be "password" or "server-secret"');
+  const k = obj(s['kdf'], 'sealing.kdf');
+  if (k['name'] !== 'scrypt') throw bad('sealing.kdf.name', 'must be "scrypt"');
+  const num = (key: string) => {
+    const v = k[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw bad(`sealing.kdf.${key}`, 'must be a positive whole number');
+    return v;
+  };
+  return {
+    method: 'password', cipher: 'aes-256-gcm', check: b64(s['check'], 'sealing.check'),
+    kdf: { name: 'scrypt', salt: b64(k['salt'], 'sealing.kdf.salt'), N: num('N'), r: num('r'), p: num('p') },
+  };
+}
+
+function parseBlock(b: Obj): SealedBlock {
+  return { iv: b64(b['iv'], 'sealed.iv'), tag: b64(b['tag'], 'sealed.tag'), ciphertext: b64(b['ciphertext'], 'sealed.ciphertext') };
+}
+
+function parseReadable(c: Obj): ReadableConfiguration {
+  const repositories = arr(c['repositories'], 'configuration.repositories').map((v, i) => {
+    const at = `configuration.repositories[${i}]`;
+    const r = obj(v, at);
+    return { name: str(r['name'], `${at}.name`, 64), location: str(r['location'], `${at}.location`), created_at: str(r['created_at'], `${at}.created_at`, 64) };
+  });
+  unique(repositories, (r) => r.name, 'configuration.repositories');
+  const instances = arr(c['instances'], 'configuration.instances').map((v, i) => {
+    const at = `configuration.instances[${i}]`;
+    const o = obj(v, at);
+    return {
+      name: str(o['name'], `${at}.name`, 64), description: nstr(o['description'], `${at}.description`, 1024), repository: str(o['repository'], `${at}.repository`, 64),
+      parts: arr(o['parts'], `${at}.parts`).map((p, j) => obj(p, `${at}.parts[${j}]`) as PartSpec), created_at: str(o['created_at'], `${at}.created_at`, 64),
+    };
+  });
+  unique(instances, (r) => r.name, 'configuration.instances');
+  const schedules = arr(c['schedules'], 'configuration.schedules').map((v, i): ScheduleEntry => {
+    const at = `configuration.schedules[${i}]`;
+    const s = obj(v, at);
+    const keeps = Object.fromEntries(SCHEDULE_KEEPS.map((k) => [k, count(s[k], `${at}.${k}`, 100_000)])) as Record<(typeof SCHEDULE_KEEPS)[number], number | null>;
+    return {
+      instance: str(s['instance'], `${at}.instance`, 64), cron: str(s['cron'], `${at}.cron`, 256), timezone: nstr(s['timezone'], `${at}.timezone`, 64),
+      type: oneOf(s['type'], BACKUP_TYPES, `${at}.type`), enabled: bool(s['enabled'], `${at}.enabled`),
+      retention_days: count(s['retention_days'], `${at}.retention_days`, 36_500), ...keeps, label: nstr(s['label'], `${at}.label`, 64),
+    };
+  });
+  const users = arr(c['users'], 'configuration.users').map((v, i) => {
+    const at = `configuration.users[${i}]`;
+    const u = obj(v, at);
+    return { name: str(u['name'], `${at}.name`, 64), role: oneOf(u['role'], ROLES, `${at}.role`), has_password: bool(u['has_password'], `${at}.has_password`), created_at: str(u['created_at'], `${at}.created_at`, 64) };
+  });
+  unique(users, (u) => u.name, 'configuration.users');
+  const apiKeys = arr(c['api_keys'], 'configuration.api_keys').map((v, i) => {
+    const at = `configuration.api_keys[${i}]`;
+    const k = obj(v, at);
+    return { user: str(k['user'], `${at}.user`, 64), prefix: str(k['prefix'], `${at}.prefix`, 64), label: nstr(k['label'], `${at}.label`, 128), created_at: str(k['created_at'], `${at}.created_at`, 64) };
+  });
+  const s = obj(c['settings'], 'configuration.settings');
+  const settings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(s)) settings[str(k, 'configuration.settings key', 256)] = str(v, `configuration.settings.${k}`, 64 * 1024);
+  return { repositories, instances, schedules, users, api_keys: apiKeys, settings };
+}
+
+/** The sealed block's plaintext → its values, checked against the readable part they belong to. */
+export function parseSensitive(text: string, c: ReadableConfiguration): SensitiveValues {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad('sealed', 'does not hold JSON');
+  }
+  const s = obj(raw, 'sealed values');
+  const secret = s['server_secret'] === null ? null : b64(s['server_secret'], 'sealed server_secret');
+  if (secret !== null && Buffer.from(secret, 'base64').length < 32) throw bad('sealed server_secret', 'is shorter than 32 bytes');
+  const passwords = obj(s['repository_passwords'], 'sealed repository_passwords');
+  const repositoryPasswords: Record<string, string> = {};
+  for (const r of c.repositories) {
+    const p = passwords[r.name];
+    if (typeof p !== 'string' || p === '') throw bad('sealed repository_passwords', `has no password for repository ${r.name}`);
+    repositoryPasswords[r.name] = p;
+  }
+  const hashes = obj(s['password_hashes'], 'sealed password_hashes');
+  const passwordHashes: Record<string, string> = {};
+  for (const u of c.users.filter((u) => u.has_password)) {
+    const h = hashes[u.name];
+    if (typeof h !== 'string' || !h.startsWith('$argon2')) throw bad('sealed password_hashes', `has no argon2 password hash for user ${u.name}`);
+    passwordHashes[u.name] = h;
+  }
+  const keyHashes = arr(s['api_key_hashes'], 'sealed api_key_hashes');
+  if (keyHashes.length !== c.api_keys.length) throw bad('sealed api_key_hashes', `holds ${keyHashes.length} hashes for ${c.api_keys.length} API keys`);
+  for (const [i, h] of keyHashes.entries()) if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw bad(`sealed api_key_hashes[${i}]`, 'must be a SHA-256 in hex');
+  unique(keyHashes as string[], (h) => h, 'sealed api_key_hashes');
+  return { server_secret: secret, repository_passwords: repositoryPasswords, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] };
+}

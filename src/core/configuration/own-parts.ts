@@ -1,0 +1,26 @@
+/**
+ * Parts an instance has without naming them: the built-in instance `device` always includes
+ * Coffer's own configuration. The backup and restore executors call these hooks; what the parts
+ * hold and how they are put back is the configuration module's business.
+ */
+import type { Backup, Instance, Job } from '../../catalog/index.js';
+import type { Repository, Snapshot } from '../../repo/index.js';
+import type { DirectoryPart } from '../parts.js';
+
+export interface OwnPartsRestore {
+  job: Job;
+  backup: Backup;
+  target: Instance;
+  repo: Repository;
+  snapshot: Snapshot;
+  signal: AbortSignal;
+}
+
+export interface OwnParts {
+  /** The extra parts a backup of `instance` reads, written to disk just now. */
+  forBackup(instance: Instance): Promise<DirectoryPart[]>;
+  /** Whether restoring `backup` into `target` (whole, or these paths) puts back parts of ours. */
+  restores(backup: Backup, target: Instance, paths: readonly string[] | undefined): boolean;
+  /** Puts them back after the files; resolves to a warning for the job's result when that could not be done. */
+  restore(o: OwnPartsRestore): Promise<string | null>;
+}
