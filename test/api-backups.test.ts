@@ -65,10 +65,18 @@ describe.each(catalogs)('native backup API on $name', (cat: CatalogUnderTest) =>
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ instance: 'device', type: 'incremental', status: 'scheduled', include_files: true, include_database: true });
     expect(r.body.job_id).toMatch(/^job-\d+$/);
-    // `device` has no parts yet, so there is nothing to back up: the backup ends in error, with the reason.
+    // `device` has no parts of its own yet, but every device backup carries Coffer's configuration.
+    const b = await backupDone(r.body.backup_id);
+    expect(b.status).toBe('success');
+    expect(b.files).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a backup with nothing selected ends in error, with the reason', async () => {
+    const r = await api.call('POST', '/api/v1/backup/create', { body: { instance: 'web', include_files: false } });
+    expect(r.status).toBe(201);
     const b = await backupDone(r.body.backup_id);
     expect(b.status).toBe('error');
-    expect(b.status_info).toMatch(/no parts/);
+    expect(b.status_info).toMatch(/nothing selected/);
   });
 
   it('lists with filters, paging and X-Total-Count', async () => {
@@ -76,17 +84,17 @@ describe.each(catalogs)('native backup API on $name', (cat: CatalogUnderTest) =>
     const b = await backupDone(inc.body.backup_id);
     expect(b.parent_id).toBe(full);
 
-    const all = await api.call('GET', '/api/v1/backup/list?instance=web', { as: 'viewer' });
+    const all = await api.call('GET', '/api/v1/backup/list?instance=web&status=success', { as: 'viewer' });
     expect(all.status).toBe(200);
     expect(all.headers['x-total-count']).toBe('2');
     expect(all.body.map((x: { id: string }) => x.id)).toEqual([inc.body.backup_id, full]);
-    const fulls = await api.call('GET', '/api/v1/backup/list?instance=web&type=full');
+    const fulls = await api.call('GET', '/api/v1/backup/list?instance=web&type=full&status=success');
     expect(fulls.body.map((x: { id: string }) => x.id)).toEqual([full]);
-    const page = await api.call('GET', '/api/v1/backup/list?instance=web&limit=1&offset=1');
+    const page = await api.call('GET', '/api/v1/backup/list?instance=web&status=success&limit=1&offset=1');
     expect(page.headers['x-total-count']).toBe('2');
     expect(page.body.map((x: { id: string }) => x.id)).toEqual([full]);
     const failed = await api.call('GET', '/api/v1/backup/list?status=error');
-    expect(failed.body.map((x: { instance: string; status: string }) => `${x.instance} ${x.status}`)).toEqual(['device error']);
+    expect(failed.body.map((x: { instance: string; status: string }) => `${x.instance} ${x.status}`)).toEqual(['web error']);
     expect((await api.call('GET', '/api/v1/backup/list?instance=nonesuch')).headers['x-total-count']).toBe('0');
     const everything = await api.call('GET', '/api/v1/backup/list');
     expect(Number(everything.headers['x-total-count'])).toBeGreaterThanOrEqual(3);
@@ -112,6 +120,30 @@ describe.each(catalogs)('native backup API on $name', (cat: CatalogUnderTest) =>
     expect((await restoreDone(p.body.job_id)).status).toBe('completed');
     expect(Object.keys(manifest(partial))).toEqual(['sub', 'sub/deep', 'sub/deep/a.txt']);
     expect(fs.readFileSync(path.join(partial, 'sub/deep/a.txt'), 'utf8')).toBe('a');
+  });
+
+  it('restores the parts the backup recorded, even after its instance dropped them; into another instance without the part it fails, naming the part', async () => {
+    const home = path.join(api.dir, 'dropped');
+    writeTree(home, { 'keep.txt': 'kept', 'dir/x.bin': randomBytes(5000) });
+    await instance('dropped', home);
+    const created = await api.call('POST', '/api/v1/backup/create', { body: { instance: 'dropped', type: 'full' } });
+    expect((await backupDone(created.body.backup_id)).status).toBe('success');
+    const before = manifest(home);
+    // The instance loses its part (as a factory reset does to `device`), and the files go too.
+    expect((await api.call('PUT', '/api/v1/instances/dropped', { body: { parts: [] } })).status).toBe(200);
+    fs.rmSync(home, { recursive: true, force: true });
+    const back = await api.call('POST', `/api/v1/backup/restore/${created.body.backup_id}`, { body: {} });
+    expect(back.status).toBe(202);
+    expect((await restoreDone(back.body.job_id)).status).toBe('completed');
+    expect(manifest(home)).toEqual(before);
+
+    const elsewhere = path.join(api.dir, 'elsewhere');
+    await api.call('PUT', '/api/v1/instances/elsewhere', { body: { parts: [{ name: 'other', kind: 'directory', path: elsewhere }] } });
+    const into = await api.call('POST', `/api/v1/backup/restore/${created.body.backup_id}`, { body: { target: 'elsewhere' } });
+    expect(into.status).toBe(202);
+    const failed = await restoreDone(into.body.job_id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/no part named site/);
   });
 
   it('two restores of one instance at the same moment: exactly one 202 and one 409', async () => {

@@ -418,16 +418,17 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     const audit = await api.call('GET', '/api/v1/audit?action=configuration.reset');
     expect(audit.body.length).toBe(1);
 
-    // The backups restore after the reset, and a restore is then the latest again (the later of the two wins).
-    await setDeviceParts(tree);
+    // The backups restore after the reset, though the device has no parts now: each part goes back where the
+    // backup read it from. A restore is then the latest again (the later of the two wins).
     writeTree(tree, { 'after-reset.txt': 'x' });
     const { done } = await restore(first.id);
     expect(done.status, done.status_message).toBe('completed');
     expect(done.status_message).toMatch(new RegExp(`backup ${first.id}\\b`));
     expect(done.last_restore_time).toBeGreaterThanOrEqual(r.body.last_restore_time);
     expect(manifest(tree)).toEqual(firstState);
-    // Coffer's configuration came back with it: the users of the time of the backup sign in again.
+    // Coffer's configuration came back with it: the users of the time of the backup sign in again, and the device has its parts.
     expect((await api.call('GET', `${BASE}/backups`, { as: 'viewer' })).status).toBe(200);
+    expect((await api.call('GET', '/api/v1/instances/device')).body.parts.length).toBeGreaterThan(0);
   }, 60_000);
 });
 

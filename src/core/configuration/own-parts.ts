@@ -19,6 +19,8 @@ export interface OwnPartsRestore {
 export interface OwnParts {
   /** The extra parts a backup of `instance` reads, written to disk just now. */
   forBackup(instance: Instance): Promise<DirectoryPart[]>;
+  /** Whether the part `name` of `backup` is one of ours (put back by `restore`, not as files). */
+  owns(backup: Backup, name: string): boolean;
   /** Whether restoring `backup` into `target` (whole, or these paths) puts back parts of ours. */
   restores(backup: Backup, target: Instance, paths: readonly string[] | undefined): boolean;
   /** Puts them back after the files; resolves to a warning for the job's result when that could not be done. */

@@ -118,6 +118,10 @@ export class ConfigurationService implements OwnParts {
     return [{ name: CONFIGURATION_PART, kind: 'directory', path: this.stateDir, exclude: [] }];
   }
 
+  owns(backup: Backup, name: string): boolean {
+    return backup.instance === BUILTIN_INSTANCE && name === CONFIGURATION_PART;
+  }
+
   restores(backup: Backup, target: Instance, paths: readonly string[] | undefined): boolean {
     const dir = recordedDir(backup);
     if (backup.instance !== BUILTIN_INSTANCE || target.name !== BUILTIN_INSTANCE || dir === undefined) return false;

@@ -1,7 +1,7 @@
 /** Runs a restore job: a backup's parts, whole or selected paths, into its own instance or another one. */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Catalog } from '../../catalog/index.js';
+import type { Backup, Catalog, Instance } from '../../catalog/index.js';
 import { CancelledError, restore } from '../../repo/index.js';
 import type { OwnParts } from '../configuration/index.js';
 import { partsOf } from '../parts.js';
@@ -25,19 +25,18 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
     const source = await catalog.instances.byId(b.instanceId);
     const target = await catalog.instances.byId(ctx.job.instanceId);
     if (!source || !target) return { state: 'failed', error: 'the instance no longer exists' };
-    const recorded = (b.extra?.['part_paths'] ?? {}) as Record<string, string>;
     const targetParts = new Map(partsOf(target.parts).map((p) => [p.name, p]));
     const warnings: string[] = [];
     const plan: { name: string; from: string; to: string; include: string[] }[] = [];
-    for (const part of selectedPaths(source, b).parts) {
-      const from = recorded[part.name] ?? part.path;
-      const to = targetParts.get(part.name)?.path;
+    for (const { name, from } of backedUpParts(b, source, ownParts)) {
+      // Into its own instance, a part the instance no longer has (a factory reset dropped it) goes back where it was read from.
+      const to = targetParts.get(name)?.path ?? (target.id === source.id ? from : undefined);
       if (!to) {
-        warnings.push(`instance ${target.name} has no part named ${part.name}; skipped`);
+        warnings.push(`instance ${target.name} has no part named ${name}; skipped`);
         continue;
       }
       const wanted = payload.paths?.length ? payload.paths.filter((p) => p === from || p.startsWith(from.endsWith('/') ? from : `${from}/`)) : [from];
-      if (wanted.length) plan.push({ name: part.name, from, to, include: wanted });
+      if (wanted.length) plan.push({ name, from, to, include: wanted });
     }
     // Parts the instance has without naming them (device: Coffer's own configuration) are put back after the files.
     const own = ownParts?.restores(b, target, payload.paths) === true;
@@ -95,6 +94,21 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
     if (errors > 0 || warnings.length > 0) return { state: 'completed_with_errors', error: warnings.slice(0, 5).join('; ') || `${errors} errors` };
     return { state: 'completed' };
   };
+}
+
+/**
+ * The parts the backup holds, as the backup recorded them (name → path read), without the parts of ours that
+ * `ownParts` puts back itself. The record, not the instance's parts today: those may have been renamed, moved or
+ * dropped since. Backups from before the record existed fall back to the instance's current parts.
+ */
+function backedUpParts(b: Backup, source: Instance, ownParts: OwnParts | undefined): { name: string; from: string }[] {
+  const recorded = b.extra?.['part_paths'];
+  if (recorded && typeof recorded === 'object' && !Array.isArray(recorded)) {
+    return Object.entries(recorded as Record<string, unknown>)
+      .filter((e): e is [string, string] => typeof e[1] === 'string' && !(ownParts?.owns(b, e[0]) ?? false))
+      .map(([name, from]) => ({ name, from }));
+  }
+  return selectedPaths(source, b).parts.map((p) => ({ name: p.name, from: p.path }));
 }
 
 async function exists(p: string): Promise<boolean> {
