@@ -10,7 +10,7 @@ import { ROOT } from './helpers.js';
 // Lower number = lower layer. Adapters may use core and below; core may use catalog/sources and below.
 // The CLI sits on top: its `serve` command is where the server's adapters (HTTP, MQTT) are composed.
 const RANK: Record<string, number> = {
-  types: -1, storage: 0, repo: 1, catalog: 2, sources: 2, core: 3, api: 4, mqtt: 4, web: 4, cli: 5,
+  types: -1, storage: 0, repo: 1, catalog: 2, sources: 2, transfer: 2, core: 3, api: 4, mqtt: 4, web: 4, cli: 5,
 };
 
 function sourceFiles(dir: string): string[] {

@@ -14,6 +14,8 @@ export interface ConfigRepository {
   name: string;
   location: string;
   passwordSealed: string;
+  /** Backend options sealed like the password; null: none. */
+  optionsSealed: string | null;
   createdAt: string;
 }
 
@@ -71,8 +73,8 @@ export interface ConfigurationRecords {
 }
 
 export interface ReplaceOptions {
-  /** Sealed passwords of repositories the new configuration does not name (re-sealed under another secret), by name. */
-  resealed: Record<string, string>;
+  /** Sealed passwords (and backend options, if any) of repositories the new configuration does not name (re-sealed under another secret), by name. */
+  resealed: Record<string, { passwordSealed: string; optionsSealed: string | null }>;
   /** Instances never deleted (the built-in one). */
   alwaysKept: string[];
 }
@@ -115,7 +117,7 @@ export class ConfigurationStore {
         .selectAll('api_keys').select('users.name as user').orderBy('api_keys.id').execute();
       const settings = await tx.selectFrom('settings').selectAll().orderBy('key').execute();
       return {
-        repositories: repos.map((r) => ({ name: r.name, location: r.location, passwordSealed: r.password_sealed, createdAt: r.created_at })),
+        repositories: repos.map((r) => ({ name: r.name, location: r.location, passwordSealed: r.password_sealed, optionsSealed: r.options_sealed, createdAt: r.created_at })),
         instances: instances.map((i) => ({
           name: i.name, description: i.description, parts: parseJson<PartSpec[]>(i.parts, []), repository: repoName.get(i.repository_id) ?? '', createdAt: i.created_at,
         })),
@@ -171,18 +173,18 @@ export class ConfigurationStore {
     });
   }
 
-  private async replaceRepositories(tx: Tx, repos: ConfigRepository[], resealed: Record<string, string>): Promise<string[]> {
+  private async replaceRepositories(tx: Tx, repos: ConfigRepository[], resealed: ReplaceOptions['resealed']): Promise<string[]> {
     const existing = new Map((await tx.selectFrom('repositories').select(['id', 'name']).execute()).map((r) => [r.name, r.id]));
     for (const r of repos) {
       const id = existing.get(r.name);
-      if (id !== undefined) await tx.updateTable('repositories').set({ location: r.location, password_sealed: r.passwordSealed }).where('id', '=', id).execute();
-      else await tx.insertInto('repositories').values({ name: r.name, location: r.location, password_sealed: r.passwordSealed, created_at: r.createdAt }).execute();
+      if (id !== undefined) await tx.updateTable('repositories').set({ location: r.location, password_sealed: r.passwordSealed, options_sealed: r.optionsSealed }).where('id', '=', id).execute();
+      else await tx.insertInto('repositories').values({ name: r.name, location: r.location, password_sealed: r.passwordSealed, options_sealed: r.optionsSealed, created_at: r.createdAt }).execute();
     }
     const named = new Set(repos.map((r) => r.name));
     const kept = [...existing.keys()].filter((n) => !named.has(n));
     for (const name of kept) {
       const sealed = resealed[name];
-      if (sealed !== undefined) await tx.updateTable('repositories').set({ password_sealed: sealed }).where('id', '=', existing.get(name)!).execute();
+      if (sealed !== undefined) await tx.updateTable('repositories').set({ password_sealed: sealed.passwordSealed, options_sealed: sealed.optionsSealed }).where('id', '=', existing.get(name)!).execute();
     }
     return kept;
   }

@@ -8,6 +8,6 @@ export type { ScheduleInput } from './schedules.js';
 export type { InstanceInput } from './instances.js';
 export {
   ConfigurationStore, type ConfigurationRecords, type ConfigRepository, type ConfigInstance, type ConfigSchedule, type ConfigUser, type ConfigApiKey,
-  type ReplaceReport, type KeptInstance, type FirstStartState,
+  type ReplaceReport, type ReplaceOptions, type KeptInstance, type FirstStartState,
 } from './configuration.js';
 export * from './types.js';

@@ -37,6 +37,8 @@ export interface RepositoriesTable {
   location: string;
   /** The repository password, sealed under the server secret (see core/secrets). */
   password_sealed: string;
+  /** Backend options (credentials among them) as JSON, sealed under the server secret; null: none. */
+  options_sealed: string | null;
   created_at: string;
 }
 

@@ -25,6 +25,8 @@ export interface RepositoryRecord {
   name: string;
   location: string;
   passwordSealed: string;
+  /** Backend options as sealed JSON (see core/repositories); null when the repository has none. */
+  optionsSealed: string | null;
   createdAt: string;
 }
 

@@ -1,11 +1,13 @@
 /** What every repository command needs: where the repository is, its password, output mode. */
 import { readFileSync } from 'node:fs';
 import { Repository } from '../repo/index.js';
-import { type Backend, openBackend } from '../storage/index.js';
+import { type Backend, type BackendOptions, openBackend, parseOptionAssignment } from '../storage/index.js';
 import { UsageError } from './exit-codes.js';
 
 export interface GlobalOptions {
   repo?: string;
+  /** `-o key=value`, repeatable, as restic takes backend options. */
+  option?: string[];
   passwordFile?: string;
   json?: boolean;
   quiet?: boolean;
@@ -62,8 +64,28 @@ export async function password(g: GlobalOptions, confirm = false): Promise<strin
   return entered;
 }
 
+/** The `-o key=value` options; credentials not given here come from the environment (AWS_*, AZURE_*), as in restic. */
+export function backendOptions(g: GlobalOptions): BackendOptions {
+  const out: Record<string, string> = {};
+  for (const text of g.option ?? []) {
+    try {
+      const [k, v] = parseOptionAssignment(text);
+      out[k] = v;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return out;
+}
+
 export function backendFor(g: GlobalOptions): Backend {
-  return openBackend(repoLocation(g));
+  const location = repoLocation(g);
+  try {
+    return openBackend(location, backendOptions(g));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`repository ${location}: ${(err as Error).message}`);
+  }
 }
 
 export async function openRepo(g: GlobalOptions): Promise<Repository> {

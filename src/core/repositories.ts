@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { type Catalog, type RepositoryRecord, UniqueViolation } from '../catalog/index.js';
 import { RepoError, RepoNotFoundError, Repository, WrongPasswordError, removeLocks } from '../repo/index.js';
-import { openBackend, parseLocation } from '../storage/index.js';
+import { type Backend, type BackendOptions, openBackend, parseLocation } from '../storage/index.js';
 import type { AuditLog } from './audit.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
 import { type Actor, requirePermission } from './permissions.js';
@@ -13,6 +13,8 @@ export interface RepositoryView {
   id: number;
   name: string;
   location: string;
+  /** Names of the backend options it has; their values (credentials) never leave the server. */
+  option_keys: string[];
   created_at: string;
 }
 
@@ -34,14 +36,14 @@ export class RepositoryService {
   async open(id: number): Promise<Repository> {
     const rec = await this.catalog.repositories.byId(id);
     if (!rec) throw notFound(`repository ${id}`);
-    return Repository.open(openBackend(rec.location), this.secret.open(rec.passwordSealed));
+    return Repository.open(this.backendOf(rec), this.secret.open(rec.passwordSealed));
   }
 
   /** Removes locks left by processes that died (kill -9, power loss): restic's stale-lock rule. */
   async clearStaleLocks(onError: (name: string, err: unknown) => void): Promise<void> {
     for (const rec of await this.catalog.repositories.list()) {
       try {
-        const repo = await Repository.open(openBackend(rec.location), this.secret.open(rec.passwordSealed));
+        const repo = await Repository.open(this.backendOf(rec), this.secret.open(rec.passwordSealed));
         await removeLocks(repo, false);
       } catch (err) {
         onError(rec.name, err);
@@ -49,9 +51,18 @@ export class RepositoryService {
     }
   }
 
+  /** The record's backend, with its unsealed options; the process environment fills in what they lack, as for restic. */
+  backendOf(rec: RepositoryRecord): Backend {
+    return openBackend(rec.location, this.optionsOf(rec));
+  }
+
+  optionsOf(rec: RepositoryRecord): BackendOptions {
+    return rec.optionsSealed ? (JSON.parse(this.secret.open(rec.optionsSealed)) as BackendOptions) : {};
+  }
+
   async list(actor: Actor): Promise<RepositoryView[]> {
     requirePermission(actor, 'repository.read');
-    return (await this.catalog.repositories.list()).map(view);
+    return (await this.catalog.repositories.list()).map((r) => view(r, this.optionsOf(r)));
   }
 
   async byName(name: string): Promise<RepositoryRecord> {
@@ -61,7 +72,7 @@ export class RepositoryService {
   }
 
   /** Registers a repository: opens it with `password` when it exists, or initialises it (with a generated password when none is given). */
-  async create(actor: Actor, o: { name: unknown; location: unknown; password?: unknown }): Promise<RepositoryView> {
+  async create(actor: Actor, o: { name: unknown; location: unknown; password?: unknown; options?: unknown }): Promise<RepositoryView> {
     requirePermission(actor, 'repository.write');
     if (typeof o.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(o.name)) throw invalid('name', 'must be 1 to 64 letters, digits or _.-');
     if (typeof o.location !== 'string' || o.location.length === 0) throw invalid('location', 'must be a repository location');
@@ -71,8 +82,14 @@ export class RepositoryService {
     } catch (err) {
       throw invalid('location', (err as Error).message);
     }
+    const options = validOptions(o.options);
     const password = (o.password as string | undefined) ?? randomBytes(32).toString('base64url');
-    const backend = openBackend(o.location);
+    let backend: Backend;
+    try {
+      backend = openBackend(o.location, options);
+    } catch (err) {
+      throw invalid('location', (err as Error).message);
+    }
     try {
       if (o.password !== undefined) {
         try {
@@ -89,9 +106,11 @@ export class RepositoryService {
       throw new CoreError('unavailable', `repository at ${o.location}: ${(err as Error).message}`);
     }
     try {
-      const rec = await this.catalog.repositories.create({ name: o.name, location: o.location, passwordSealed: this.secret.seal(password) });
-      await this.audit.record(actor, 'repository.create', `repository:${o.name}`, { location: o.location });
-      return view(rec);
+      const rec = await this.catalog.repositories.create({ name: o.name, location: o.location, passwordSealed: this.secret.seal(password),
+        optionsSealed: Object.keys(options).length ? this.secret.seal(JSON.stringify(options)) : null,
+      });
+      await this.audit.record(actor, 'repository.create', `repository:${o.name}`, { location: o.location, option_keys: Object.keys(options).sort() });
+      return view(rec, options);
     } catch (err) {
       if (err instanceof UniqueViolation) throw conflict(`repository ${o.name} already exists`);
       throw err;
@@ -99,6 +118,19 @@ export class RepositoryService {
   }
 }
 
-function view(r: RepositoryRecord): RepositoryView {
-  return { id: r.id, name: r.name, location: r.location, created_at: r.createdAt };
+/** Backend options as restic's `-o` names them: `provider.key` → string value. */
+function validOptions(v: unknown): BackendOptions {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid('options', 'must be an object of option name → string');
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (!/^[a-z0-9]+\.[a-z0-9.-]+$/.test(k)) throw invalid(`options.${k}`, 'is not an option name (provider.key, e.g. s3.region)');
+    if (typeof value !== 'string' || value.length > 4096) throw invalid(`options.${k}`, 'must be a string of at most 4096 characters');
+    out[k] = value;
+  }
+  return out;
+}
+
+function view(r: RepositoryRecord, options: BackendOptions): RepositoryView {
+  return { id: r.id, name: r.name, location: r.location, option_keys: Object.keys(options).sort(), created_at: r.createdAt };
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
+import type { BackendOptions } from './options.js';
 
 export interface Location {
   readonly scheme: string;
@@ -14,7 +15,11 @@ export interface Location {
 }
 
 interface Factory {
-  open(loc: Location): Backend;
+  /**
+   * `options` are the repository's own (restic's `-o key=value`, credentials among them); `env` is where a
+   * provider falls back to the variables restic reads (AWS_ACCESS_KEY_ID, AZURE_ACCOUNT_NAME, …).
+   */
+  open(loc: Location, options: BackendOptions, env: NodeJS.ProcessEnv): Backend;
 }
 
 const FACTORIES: Record<string, Factory> = {
@@ -29,9 +34,9 @@ export function parseLocation(location: string): Location {
   return { scheme: m[1]!, rest: m[2]! };
 }
 
-export function openBackend(location: string): Backend {
+export function openBackend(location: string, options: BackendOptions = {}, env: NodeJS.ProcessEnv = process.env): Backend {
   const loc = parseLocation(location);
   const factory = FACTORIES[loc.scheme];
   if (!factory) throw new Error(`unknown repository scheme ${loc.scheme}`);
-  return factory.open(loc);
+  return factory.open(loc, options, env);
 }

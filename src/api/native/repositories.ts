@@ -9,8 +9,11 @@ import { repositoryView } from './views.js';
 
 const CreateBody = Type.Object({
   name: Type.String(),
-  location: Type.String({ description: 'A path, or a storage URL such as s3:…' }),
+  location: Type.String({ description: 'As restic spells it: a path, `s3:https://host/bucket/prefix`, `azure:container:/prefix`' }),
   password: Type.Optional(Type.String({ description: 'Opens an existing repository; without one a new repository is made with a generated password' })),
+  options: Type.Optional(Type.Record(Type.String(), Type.String(), {
+    description: 'Backend options as restic\'s `-o` names them, credentials included (`s3.access-key-id`, `s3.secret-access-key`, `s3.region`, `azure.account-name`, `azure.account-key`, …). Stored sealed; never shown again: listings give only `option_keys`.',
+  })),
 });
 
 export const repositoryRoutes: RoutesPlugin = async (app) => {
@@ -24,8 +27,8 @@ export const repositoryRoutes: RoutesPlugin = async (app) => {
       body: CreateBody, response: replies({ 201: Ref(Repository) }, ...BODY_ERRORS, 409, 503),
     },
   }, async (request, reply) => {
-    const { name, location, password } = request.body;
-    const r = await app.core.repositories.create(actorOf(request), { name, location, ...(password !== undefined ? { password } : {}) });
+    const { name, location, password, options } = request.body;
+    const r = await app.core.repositories.create(actorOf(request), { name, location, ...(password !== undefined ? { password } : {}), ...(options !== undefined ? { options } : {}) });
     reply.code(201);
     return repositoryView(r);
   });

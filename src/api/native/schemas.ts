@@ -153,6 +153,7 @@ export const Repository = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   location: Type.String(),
+  option_keys: Type.Array(Type.String(), { description: 'Names of its backend options; the values (credentials) are never shown' }),
   created_at: DateTime(),
 }, { $id: 'Repository', additionalProperties: false, description: 'A restic-format repository (without its password)' });
 

@@ -71,7 +71,7 @@ export function newKeyView(k: NewKey): Static<typeof S.NewApiKey> {
 }
 
 export function repositoryView(r: RepositoryView): Static<typeof S.Repository> {
-  return { id: r.id, name: r.name, location: r.location, created_at: r.created_at };
+  return { id: r.id, name: r.name, location: r.location, option_keys: r.option_keys, created_at: r.created_at };
 }
 
 export function auditView(e: AuditEntry): Static<typeof S.AuditEntry> {

@@ -3,12 +3,14 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DdlFlavour } from './flavour.js';
 import * as initial from './2026-11-23-initial.js';
 import * as changeCounters from './2026-11-24-change-counters.js';
+import * as repositoryOptions from './2026-12-06-repository-options.js';
 
 type Step = { up(db: Kysely<any>, f: DdlFlavour): Promise<void> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const STEPS: Record<string, Step> = {
   '2026-11-23-initial': initial,
   '2026-11-24-change-counters': changeCounters,
+  '2026-12-06-repository-options': repositoryOptions,
 };
 
 export function migrationProvider(flavour: DdlFlavour): MigrationProvider {

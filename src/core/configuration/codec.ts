@@ -19,9 +19,11 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
 export function buildDocument(records: ConfigurationRecords, o: { secret: ServerSecret; secretBytes: Buffer | null; sealer: Sealer; cofferVersion: string }): ConfigurationDocument {
   const repositoryPasswords: Record<string, string> = {};
+  const repositoryOptions: Record<string, Record<string, string>> = {};
   for (const r of records.repositories) {
     try {
       repositoryPasswords[r.name] = o.secret.open(r.passwordSealed);
+      if (r.optionsSealed !== null) repositoryOptions[r.name] = JSON.parse(o.secret.open(r.optionsSealed)) as Record<string, string>;
     } catch (err) {
       throw new CoreError('internal', `repository ${r.name}: its password does not open with the server secret, so it cannot be exported: ${(err as Error).message}`, undefined, { cause: err });
     }
@@ -41,6 +43,7 @@ export function buildDocument(records: ConfigurationRecords, o: { secret: Server
   const sensitive: SensitiveValues = {
     server_secret: o.secretBytes ? o.secretBytes.toString('base64') : null,
     repository_passwords: repositoryPasswords,
+    repository_options: repositoryOptions,
     password_hashes: Object.fromEntries(records.users.filter((u) => u.passwordHash !== null).map((u) => [u.name, u.passwordHash!])),
     api_key_hashes: records.apiKeys.map((k) => k.keyHash),
   };
@@ -103,7 +106,10 @@ export function toRecords(c: ReadableConfiguration, s: SensitiveValues, newSecre
     return { user: k.user, prefix: k.prefix, keyHash: s.api_key_hashes[i]!, label: k.label, createdAt: k.created_at };
   });
   return {
-    repositories: c.repositories.map((r) => ({ name: r.name, location: r.location, passwordSealed: newSecret.seal(s.repository_passwords[r.name]!), createdAt: r.created_at })),
+    repositories: c.repositories.map((r) => ({ name: r.name, location: r.location, passwordSealed: newSecret.seal(s.repository_passwords[r.name]!),
+      optionsSealed: s.repository_options?.[r.name] ? newSecret.seal(JSON.stringify(s.repository_options[r.name])) : null,
+      createdAt: r.created_at,
+    })),
     instances, schedules,
     users: c.users.map((u) => ({ name: u.name, role: u.role, passwordHash: u.has_password ? s.password_hashes[u.name]! : null, createdAt: u.created_at })),
     apiKeys, settings: c.settings,

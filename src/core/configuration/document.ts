@@ -49,6 +49,8 @@ export interface SensitiveValues {
   server_secret: string | null;
   /** Repository name → password. */
   repository_passwords: Record<string, string>;
+  /** Repository name → backend options (object-storage credentials among them); absent in files of Coffer before 2026-12. */
+  repository_options?: Record<string, Record<string, string>>;
   /** User name → argon2id PHC string, for the users with `has_password`. */
   password_hashes: Record<string, string>;
   /** SHA-256 (hex) of each API key, in the order of `api_keys`. */
@@ -234,6 +236,16 @@ export function parseSensitive(text: string, c: ReadableConfiguration): Sensitiv
     if (typeof p !== 'string' || p === '') throw bad('sealed repository_passwords', `has no password for repository ${r.name}`);
     repositoryPasswords[r.name] = p;
   }
+  const repositoryOptions: Record<string, Record<string, string>> = {};
+  if (s['repository_options'] !== undefined) {
+    const all = obj(s['repository_options'], 'sealed repository_options');
+    for (const [name, o] of Object.entries(all)) {
+      if (!c.repositories.some((r) => r.name === name)) throw bad('sealed repository_options', `names repository ${name}, which the file does not hold`);
+      const options = obj(o, `sealed repository_options.${name}`);
+      for (const [k, v] of Object.entries(options)) if (typeof v !== 'string') throw bad(`sealed repository_options.${name}.${k}`, 'must be a string');
+      repositoryOptions[name] = options as Record<string, string>;
+    }
+  }
   const hashes = obj(s['password_hashes'], 'sealed password_hashes');
   const passwordHashes: Record<string, string> = {};
   for (const u of c.users.filter((u) => u.has_password)) {
@@ -245,5 +257,5 @@ export function parseSensitive(text: string, c: ReadableConfiguration): Sensitiv
   if (keyHashes.length !== c.api_keys.length) throw bad('sealed api_key_hashes', `holds ${keyHashes.length} hashes for ${c.api_keys.length} API keys`);
   for (const [i, h] of keyHashes.entries()) if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw bad(`sealed api_key_hashes[${i}]`, 'must be a SHA-256 in hex');
   unique(keyHashes as string[], (h) => h, 'sealed api_key_hashes');
-  return { server_secret: secret, repository_passwords: repositoryPasswords, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] };
+  return { server_secret: secret, repository_passwords: repositoryPasswords, repository_options: repositoryOptions, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] };
 }

@@ -7,7 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { type Backup, type Catalog, type ConfigurationRecords, ConfigurationStore, type Instance, type ReplaceReport } from '../../catalog/index.js';
+import { type Backup, type Catalog, type ConfigurationRecords, ConfigurationStore, type Instance, type ReplaceOptions, type ReplaceReport } from '../../catalog/index.js';
 import { restore } from '../../repo/index.js';
 import type { AuditLog } from '../audit.js';
 import { AuthService, sha256Hex } from '../auth.js';
@@ -183,13 +183,16 @@ export class ConfigurationService implements OwnParts {
     const adopt = incoming !== null && !(incoming.length === current.length && timingSafeEqual(incoming, current));
     const secret = adopt ? ServerSecret.fromBytes(incoming) : this.deps.secret;
     const records: ConfigurationRecords = toRecords(doc.configuration, sensitive, secret);
-    const resealed: Record<string, string> = {};
+    const resealed: ReplaceOptions['resealed'] = {};
     if (adopt) {
       // Repositories the file does not name stay; their passwords must open under the new secret too.
       const named = new Set(records.repositories.map((r) => r.name));
       for (const r of (await this.store.read()).repositories.filter((r) => !named.has(r.name))) {
         try {
-          resealed[r.name] = secret.seal(this.deps.secret.open(r.passwordSealed));
+          resealed[r.name] = {
+            passwordSealed: secret.seal(this.deps.secret.open(r.passwordSealed)),
+            optionsSealed: r.optionsSealed === null ? null : secret.seal(this.deps.secret.open(r.optionsSealed)),
+          };
         } catch (err) {
           this.deps.log(`configuration restore: repository ${r.name} keeps a password that does not open with the current secret`, err);
         }
