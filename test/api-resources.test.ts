@@ -109,7 +109,7 @@ describe.each(catalogs)('resources on $name', (cat: CatalogUnderTest) => {
 
   it('repositories: GET lists without passwords, POST 201 creates one, a duplicate name is 409', async () => {
     const list = await api.call('GET', '/api/v1/repositories');
-    expect(list.body).toEqual([{ id: expect.any(Number), name: 'default', location: path.join(api.dir, 'data', 'repo'), created_at: expect.any(String) }]);
+    expect(list.body).toEqual([{ id: expect.any(Number), name: 'default', location: path.join(api.dir, 'data', 'repo'), option_keys: [], created_at: expect.any(String) }]);
     const location = path.join(api.dir, 'second-repo');
     const r = await api.call('POST', '/api/v1/repositories', { body: { name: 'second', location } });
     expect(r.status).toBe(201);
@@ -117,6 +117,23 @@ describe.each(catalogs)('resources on $name', (cat: CatalogUnderTest) => {
     expect(r.text).not.toMatch(/password/i);
     expect((await api.call('POST', '/api/v1/repositories', { body: { name: 'second', location: `${location}-2` } })).status).toBe(409);
     expect((await api.call('PUT', '/api/v1/instances/on-second', { body: { repository: 'second' } })).body.repository).toBe('second');
+  });
+
+  it('repositories: backend options are kept sealed and listed by name only; bad names or values are 400', async () => {
+    const location = path.join(api.dir, 'third-repo');
+    const secret = 'sk-do-not-show-7f3a9c';
+    const r = await api.call('POST', '/api/v1/repositories', { body: { name: 'third', location, options: { 's3.secret-access-key': secret, 's3.region': 'eu-west-1' } } });
+    expect(r.status).toBe(201);
+    expect(r.body.option_keys).toEqual(['s3.region', 's3.secret-access-key']);
+    const list = await api.call('GET', '/api/v1/repositories');
+    expect(list.body.find((x: { name: string }) => x.name === 'third').option_keys).toEqual(['s3.region', 's3.secret-access-key']);
+    expect(list.text).not.toContain(secret);
+    expect((await api.call('GET', '/api/v1/audit?action=repository.create')).text).not.toContain(secret);
+    for (const options of [{ 'no-dot': 'x' }, { 'S3.Region': 'x' }, { 's3.region': 7 }, ['s3.region=x']]) {
+      const bad = await api.call('POST', '/api/v1/repositories', { body: { name: 'fourth', location: `${location}-4`, options } });
+      expect(bad.status, JSON.stringify(options)).toBe(400);
+    }
+    expect((await api.call('GET', '/api/v1/repositories')).body.map((x: { name: string }) => x.name)).not.toContain('fourth');
   });
 
   it('audit: newest first, filters, paging with X-Total-Count', async () => {

@@ -22,6 +22,8 @@ const catalogs = await catalogsUnderTest();
 
 const BACKUP_PASSWORD = 'the backup password: Zauberwürfel 42';
 const OFFSITE_PASSWORD = 'offsite-repository-password-7f3a9c';
+/** A backend credential of the offsite repository (the local backend ignores it; it must travel sealed all the same). */
+const OFFSITE_CREDENTIAL = 'offsite-storage-secret-41d2e8';
 
 interface Curl {
   status: number;
@@ -73,7 +75,7 @@ describe.each(catalogs)('configuration backup dialect on $name', (cat: CatalogUn
     }
     const instances = (await api.call('GET', '/api/v1/instances')).body.map((i: { name: string; parts: unknown; repository: string }) => ({ name: i.name, parts: i.parts, repository: i.repository }));
     const schedules = (await api.call('GET', '/api/v1/backup/schedule')).body.map((s: Record<string, unknown>) => `${String(s['instance'])} ${String(s['cron'])} ${String(s['keep_last'])}`).sort();
-    const repositories = (await api.call('GET', '/api/v1/repositories')).body.map((r: { name: string; location: string }) => `${r.name}@${r.location}`).sort();
+    const repositories = (await api.call('GET', '/api/v1/repositories')).body.map((r: { name: string; location: string; option_keys: string[] }) => `${r.name}@${r.location} ${r.option_keys.join(',')}`).sort();
     return { users, keys: keys.sort(), instances, schedules, repositories };
   };
   const backupDone = (id: string) => until(`backup ${id}`, async () => {
@@ -100,7 +102,7 @@ describe.each(catalogs)('configuration backup dialect on $name', (cat: CatalogUn
     url = `http://127.0.0.1:${(api.app.server.address() as AddressInfo).port}`;
     web = path.join(api.dir, 'web');
     writeTree(web, { 'index.html': '<h1>hi</h1>', 'img/a.txt': 'a' });
-    const repo = await api.call('POST', '/api/v1/repositories', { body: { name: 'offsite', location: path.join(api.dir, 'offsite'), password: OFFSITE_PASSWORD } });
+    const repo = await api.call('POST', '/api/v1/repositories', { body: { name: 'offsite', location: path.join(api.dir, 'offsite'), password: OFFSITE_PASSWORD, options: { 's3.secret-access-key': OFFSITE_CREDENTIAL } } });
     expect(repo.status, repo.text).toBe(201);
     expect((await api.call('PUT', '/api/v1/instances/web', { body: { parts: [{ name: 'site', path: web, exclude: ['*.tmp'] }], repository: 'offsite' } })).status).toBe(201);
     expect((await api.call('PUT', '/api/v1/instances/scratch', { body: { parts: [] } })).status).toBe(201);
@@ -134,7 +136,7 @@ describe.each(catalogs)('configuration backup dialect on $name', (cat: CatalogUn
     // Nothing sensitive, in the ZIP's bytes nor in its uncompressed entries.
     const secret = fs.readFileSync(path.join(api.dir, 'data', 'secret.key'), 'utf8').trim();
     const everything = Buffer.concat([fs.readFileSync(zipFile), execFileSync('unzip', ['-p', zipFile])]).toString('latin1');
-    for (const clear of [OFFSITE_PASSWORD, '$argon2', secret, sha256Hex(ADMIN_KEY), sha256Hex(api.keys.viewer), ADMIN_PASSWORD]) expect(everything).not.toContain(clear);
+    for (const clear of [OFFSITE_PASSWORD, OFFSITE_CREDENTIAL, '$argon2', secret, sha256Hex(ADMIN_KEY), sha256Hex(api.keys.viewer), ADMIN_PASSWORD]) expect(everything).not.toContain(clear);
     const audit = await api.call('GET', '/api/v1/audit?action=configuration.export');
     expect(audit.body.length).toBeGreaterThan(0);
   });
