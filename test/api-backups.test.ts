@@ -225,7 +225,7 @@ describe.each(catalogs)('job events with jobs that never run ($name)', (cat: Cat
     await cat.cleanup();
   });
 
-  it('a queued job is canceled with 202; its stream sees the state change and the end', async () => {
+  it('a queued job is canceled with 202; its quiet stream gets heartbeats, then sees the state change and the end', async () => {
     const c = await api.call('POST', '/api/v1/backup/create', { as: 'backup_operator' });
     await api.app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = api.app.server.address() as AddressInfo;
@@ -238,6 +238,8 @@ describe.each(catalogs)('job events with jobs that never run ($name)', (cat: Cat
       }).on('error', reject);
     });
     await until('the first event', async () => received.join('').includes('event: progress') || undefined, 10_000, 20);
+    // Nothing happens to a queued job: only the comment lines keep the stream alive through proxies.
+    await until('a heartbeat', async () => received.join('').includes('\n\n: heartbeat\n\n') || undefined, 10_000, 20);
     const cancel = await api.call('POST', `/api/v1/jobs/${c.body.job_id}/cancel`, { as: 'backup_operator' });
     expect(cancel.status).toBe(202);
     expect(cancel.body.state).toBe('error');

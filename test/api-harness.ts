@@ -46,7 +46,8 @@ export async function startApi(cat: CatalogUnderTest, coreOptions: Partial<CoreO
     await core.auth.createUser(SYSTEM_ACTOR, { name: role, role, password: `${role}-password` });
     keys[role] = (await core.auth.createKey(SYSTEM_ACTOR, role, 'tests')).key;
   }
-  const app = await buildApp(core, { validateResponses: true, logger: process.env['COFFER_TEST_LOG'] ? { level: 'info' } : false });
+  // Heartbeats every 300 ms instead of 15 s, so that a test can see one on a quiet stream.
+  const app = await buildApp(core, { validateResponses: true, sseHeartbeatMs: 300, logger: process.env['COFFER_TEST_LOG'] ? { level: 'info' } : false });
 
   const call: ApiUnderTest['call'] = async (method, url, o = {}) => {
     const who = o.as ?? 'admin';

@@ -25,9 +25,12 @@ export interface BuildOptions {
   validateResponses?: boolean;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** Comment lines on quiet event streams, every this many ms (default 15 s; tests shorten it). */
+  sseHeartbeatMs?: number;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 
 export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -44,7 +47,7 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
-  await app.register(corePlugin, { core });
+  await app.register(corePlugin, { core, sseHeartbeatMs: opts.sseHeartbeatMs ?? DEFAULT_SSE_HEARTBEAT_MS });
   await app.register(inputPlugin);
   await app.register(authPlugin);
   if (opts.validateResponses) await app.register(responseValidationPlugin, { shared: SHARED_SCHEMAS });

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The core every route calls (set once by the `coffer-core` plugin). */
     core: Core;
+    /** Interval of the comment lines that keep quiet event streams open through proxies. */
+    sseHeartbeatMs: number;
   }
   interface FastifyRequest {
     /** Who sent the request; null until the `coffer-auth` hook has run, and on public routes. */

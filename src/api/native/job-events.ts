@@ -2,7 +2,7 @@
  * `GET /api/v1/jobs/{job_id}/events`: a job's updates as Server-Sent Events. The current job comes
  * at once (`event: progress`), then every update (`event: state` when the state changed, else
  * `progress`), then `event: end` with the final job, and the stream closes. A comment line every
- * 15 s keeps proxies from closing a quiet stream. Following stops when the client goes away, and
+ * 15 s (`sseHeartbeatMs`) keeps proxies from closing a quiet stream. Following stops when the client goes away, and
  * closing the app ends every open stream.
  */
 import type { ServerResponse } from 'node:http';
@@ -13,8 +13,6 @@ import { actorOf } from '../plugins/auth.js';
 import type { RoutesPlugin } from '../type-provider.js';
 import { requireId } from './ids.js';
 import { jobView } from './views.js';
-
-export const HEARTBEAT_MS = 15_000;
 
 export const jobEventsRoute: RoutesPlugin = async (app) => {
   const open = new Set<() => void>();
@@ -44,7 +42,7 @@ export const jobEventsRoute: RoutesPlugin = async (app) => {
     let stopFollowing = () => {};
     const heartbeat = setInterval(() => {
       if (!raw.writableEnded) raw.write(': heartbeat\n\n');
-    }, HEARTBEAT_MS);
+    }, app.sseHeartbeatMs);
     heartbeat.unref();
     let closed = false;
     const close = () => {

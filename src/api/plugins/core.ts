@@ -2,6 +2,7 @@
 import fp from 'fastify-plugin';
 import type { Core } from '../../core/index.js';
 
-export const corePlugin = fp<{ core: Core }>(async (app, opts) => {
+export const corePlugin = fp<{ core: Core; sseHeartbeatMs: number }>(async (app, opts) => {
   app.decorate('core', opts.core);
+  app.decorate('sseHeartbeatMs', opts.sseHeartbeatMs);
 }, { name: 'coffer-core', fastify: '5.x' });
