@@ -74,6 +74,29 @@ describe.each(catalogs)('backup list pages on $name', (cat: CatalogUnderTest) =>
     await b.catalog.kysely.deleteFrom('backups').execute();
     expect((await a.backups.list(SYSTEM_ACTOR, Q)).total).toBe(0);
   });
+
+  it('keeps single backups the same way: the same object while nothing changed, every change seen, also from another process', async () => {
+    const location = await cat.create(dir);
+    const a = await start(location);
+    const b = await start(location);
+    await a.instances.put(SYSTEM_ACTOR, 'web', { parts: [{ name: 'site', kind: 'directory', path: dir }] });
+    const { backup } = await a.backups.create(SYSTEM_ACTOR, { instance: 'web', type: 'full' });
+    const first = await a.backups.get(SYSTEM_ACTOR, backup.id);
+    expect(await a.backups.get(SYSTEM_ACTOR, backup.id)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // Many at once share the counter's queries and still agree.
+    const many = await Promise.all(Array.from({ length: 50 }, () => a.backups.get(SYSTEM_ACTOR, backup.id)));
+    expect(many.every((x) => x === first)).toBe(true);
+
+    await b.catalog.backups.update(backup.id, { status: 'error', statusInfo: 'set by the other process' });
+    const changed = await a.backups.get(SYSTEM_ACTOR, backup.id);
+    expect(changed.status).toBe('error');
+    expect(changed.statusInfo).toBe('set by the other process');
+
+    await b.catalog.kysely.deleteFrom('jobs').execute();
+    await b.catalog.backups.remove(backup.id);
+    await expect(a.backups.get(SYSTEM_ACTOR, backup.id)).rejects.toMatchObject({ code: 'not_found' });
+  });
 });
 
 describe.each(catalogs)('GET /api/v1/backup/list on $name', (cat: CatalogUnderTest) => {
@@ -94,6 +117,13 @@ describe.each(catalogs)('GET /api/v1/backup/list on $name', (cat: CatalogUnderTe
       const third = await api.call('GET', '/api/v1/backup/list?limit=5');
       expect(third.headers['x-total-count']).toBe('2');
       expect(third.body.map((b: { label: string }) => b.label)).toEqual(['two', 'one']);
+      // One backup likewise: the same JSON while nothing changed, the change at once.
+      const id = third.body[0].id as string;
+      const one = await api.call('GET', `/api/v1/backup/${id}`);
+      expect((await api.call('GET', `/api/v1/backup/${id}`, { as: 'viewer' })).text).toBe(one.text);
+      expect(one.body.label).toBe('two');
+      await api.core.catalog.backups.update(Number(id.slice('backup-'.length)), { status: 'error', statusInfo: 'changed' });
+      expect((await api.call('GET', `/api/v1/backup/${id}`)).body.status).toBe('error');
     } finally {
       await api.close();
       await cat.cleanup();

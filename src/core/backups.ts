@@ -2,6 +2,7 @@
 import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Instance, type Job, type Page, UniqueViolation } from '../catalog/index.js';
 import { withLock } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
+import { CoalescedRead } from './coalesced-read.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
 import { BUILTIN_INSTANCE } from './instances.js';
 import { retryOnLockConflict } from './jobs/lock-retry.js';
@@ -59,10 +60,16 @@ type CatalogTx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
 
 /** Pages of the backup list kept by BackupService.list (least recently used dropped first). */
 const KEPT_PAGES = 64;
+/** Single backups kept by BackupService.get: about 1 KiB each, so 16 MiB at most. */
+const KEPT_BACKUPS = 16_384;
 
 export class BackupService {
   /** Query → the page read and the change counter it was read under. */
   private readonly pages = new Map<string, { changes: number; page: Page<Backup> }>();
+  /** Backup id → the record read and the change counter it was read under. */
+  private readonly kept = new Map<number, { changes: number; backup: Backup }>();
+  /** The change counter, one query for all concurrent readers (never older than the call). */
+  private readonly changes: CoalescedRead<number>;
 
   constructor(
     private readonly catalog: Catalog,
@@ -71,7 +78,9 @@ export class BackupService {
     private readonly audit: AuditLog,
     private readonly identity: Identity,
     private readonly limits: Limits,
-  ) {}
+  ) {
+    this.changes = new CoalescedRead(() => this.catalog.backupChanges());
+  }
 
   async create(actor: Actor, o: CreateBackup): Promise<{ backup: Backup; job: Job }> {
     requirePermission(actor, 'backup.create');
@@ -146,8 +155,15 @@ export class BackupService {
 
   async get(actor: Actor, id: number): Promise<Backup> {
     requirePermission(actor, 'backup.read');
+    // Kept like the pages of the list: clients poll a backup's status far more often than it changes.
+    const changes = await this.changes.get();
+    const kept = this.kept.get(id);
+    if (kept && kept.changes === changes) return kept.backup;
     const b = await this.catalog.backups.get(id);
     if (!b) throw notFound(`backup ${id}`);
+    this.kept.delete(id);
+    if (this.kept.size >= KEPT_BACKUPS) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(id, { changes, backup: Object.freeze(b) });
     return b;
   }
 
@@ -160,7 +176,7 @@ export class BackupService {
   async list(actor: Actor, q: BackupQuery): Promise<Page<Backup>> {
     requirePermission(actor, 'backup.read');
     const key = JSON.stringify([q.instance, q.status, q.type, q.scope, q.limit, q.offset, q.idAbove, q.idBelow, q.order, q.sort]);
-    const changes = await this.catalog.backupChanges();
+    const changes = await this.changes.get();
     const kept = this.pages.get(key);
     if (kept && kept.changes === changes) {
       this.pages.delete(key);

@@ -67,9 +67,23 @@ export const backupRoutes: RoutesPlugin = async (app) => {
     return page.items.map(backupView);
   });
 
+  // Likewise a backup core returns again (the same frozen object while nothing changed).
+  const sentBackups = new WeakMap<object, string>();
+  const backupOf = new WeakMap<object, object>();
   app.get('/:backup_id', {
     schema: { tags: ['backups'], summary: 'One backup', description: 'Roles: all.', params: BackupParams, response: replies({ 200: Ref(Backup) }, 404) },
-  }, async (request) => backupView(await app.core.backups.get(actorOf(request), requireId('backup', request.params.backup_id))));
+    onSend: async (request, reply, payload) => {
+      const b = backupOf.get(request);
+      if (b && reply.statusCode === 200 && typeof payload === 'string') sentBackups.set(b, payload);
+      return payload;
+    },
+  }, async (request, reply) => {
+    const b = await app.core.backups.get(actorOf(request), requireId('backup', request.params.backup_id));
+    const sent = sentBackups.get(b);
+    if (sent !== undefined) return reply.type('application/json; charset=utf-8').send(sent as never);
+    backupOf.set(request, b);
+    return backupView(b);
+  });
 
   app.delete('/:backup_id', {
     schema: {
