@@ -92,6 +92,13 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
     expect(results.sort()).toEqual(['ok', 'ok', 'quota_exceeded']);
     expect(await codeOf(core.backups.create(operator, { instance: 'other' }))).toBe('ok');
     expect(await codeOf(core.backups.create(operator, { instance: 'other' }))).toBe('quota_exceeded'); // the account's 4th
+    // Coffer's own actors (schedules, the MQTT device) have no account quota; the instance's still holds.
+    const device = { name: 'mqtt:demo:device', role: 'admin' as const, service: true };
+    for (const name of ['third', 'fourth']) {
+      await core.instances.create(SYSTEM_ACTOR, { name, parts: [{ name: 'files', kind: 'directory', path: path.join(dir, name) }] });
+      for (let i = 0; i < 2; i++) expect(await codeOf(core.backups.create(device, { instance: name }))).toBe('ok');
+    }
+    expect(await codeOf(core.backups.create(SYSTEM_ACTOR, { instance: 'third' }))).toBe('quota_exceeded'); // the instance's 3rd
   });
 
   it('runs one restore per instance: of two at the same moment, exactly one is accepted', async () => {

@@ -127,7 +127,7 @@ export class BackupService {
     if (this.limits.maxBackupsPerInstance > 0 && (await this.catalog.backups.countLive({ instanceId: instance.id }, tx)) >= this.limits.maxBackupsPerInstance) {
       throw new CoreError('quota_exceeded', `instance ${instance.name} already has the maximum of ${this.limits.maxBackupsPerInstance} backups; delete one first`);
     }
-    if (this.limits.maxBackupsPerAccount > 0 && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
+    if (this.limits.maxBackupsPerAccount > 0 && !actor.service && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
       throw new CoreError('quota_exceeded', `account ${actor.name} already has the maximum of ${this.limits.maxBackupsPerAccount} backups; delete one first`);
     }
   }

@@ -35,9 +35,15 @@ export interface Actor {
   name: string;
   role: Role;
   ip?: string | undefined;
+  /**
+   * Coffer acting on its own (the scheduler, the MQTT device), not a user's account: the quota of
+   * backups per account does not apply (a schedule or a device backing up every hour would hit it
+   * within a day); the quota per instance still does.
+   */
+  service?: boolean;
 }
 
-export const SYSTEM_ACTOR: Actor = { name: 'system', role: 'admin' };
+export const SYSTEM_ACTOR: Actor = { name: 'system', role: 'admin', service: true };
 
 export function allowed(actor: Actor, p: Permission): boolean {
   return (PERMISSIONS[p] as readonly Role[]).includes(actor.role);
