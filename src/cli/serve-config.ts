@@ -28,6 +28,19 @@ export const SERVE_SETTINGS = {
   'body-limit': { kind: 'int', def: 1024 * 1024, help: 'largest JSON request body in bytes' },
   'max-upload-bytes': { kind: 'int', def: 64 * 1024 ** 3, help: 'largest backup file an upload may send, in bytes (streamed to disk under <data-dir>/uploads)' },
   'validate-responses': { kind: 'bool', def: false, help: 'check every response against its schema (for development and tests)' },
+  'mqtt-url': { kind: 'string', def: undefined, help: 'MQTT broker for the Eclipse Kanto File Backup device (mqtt://host:1883, mqtts://…); off without it' },
+  'mqtt-username': { kind: 'string', def: undefined, help: 'MQTT user name' },
+  'mqtt-password': { kind: 'string', def: undefined, help: 'MQTT password (prefer the variable to the flag)' },
+  'mqtt-ca': { kind: 'string', def: undefined, help: 'PEM file of the CA that signed the broker certificate' },
+  'mqtt-cert': { kind: 'string', def: undefined, help: 'PEM file of a client certificate for the broker' },
+  'mqtt-key': { kind: 'string', def: undefined, help: 'PEM file of the client certificate key' },
+  'mqtt-insecure': { kind: 'bool', def: false, help: 'accept a broker certificate that does not verify' },
+  'kanto-thing-id': { kind: 'string', def: undefined, help: 'Ditto thing id namespace:name (default: learned from edge/thing/response)' },
+  'kanto-feature-id': { kind: 'string', def: 'BackupAndRestore', help: 'Ditto feature id of the File Backup device' },
+  'kanto-dir': { kind: 'string', def: undefined, help: 'directory backed up and restored by default (Kanto dir); required unless --kanto-mode lax' },
+  'kanto-mode': { kind: 'string', def: 'strict', help: 'which backup.dir a command may name: strict (only --kanto-dir) | scoped (it and below) | lax (any)' },
+  'kanto-storage': { kind: 'string', def: undefined, help: 'staging directory for backup ZIPs and downloads (default <data-dir>/kanto)' },
+  'kanto-keep-uploaded': { kind: 'bool', def: false, help: 'keep a backup ZIP after its upload succeeded' },
 } as const satisfies Record<string, { kind: Kind; def: string | number | boolean | undefined; help: string }>;
 
 export type SettingName = keyof typeof SERVE_SETTINGS;
@@ -101,6 +114,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   }
   if (!['all', 'api', 'worker'].includes(out['role'] as string)) throw new UsageError(`role must be all, api or worker, got ${String(out['role'])}`);
   if ((out['port'] as number) > 65535) throw new UsageError('port must be at most 65535');
+  if (!['strict', 'scoped', 'lax'].includes(out['kanto-mode'] as string)) throw new UsageError(`kanto-mode must be strict, scoped or lax, got ${String(out['kanto-mode'])}`);
+  if (out['mqtt-url'] !== undefined && out['kanto-dir'] === undefined && out['kanto-mode'] !== 'lax') throw new UsageError('--kanto-dir is required with --mqtt-url unless --kanto-mode is lax');
   out['data-dir'] = path.resolve(out['data-dir'] as string);
   return { ...(out as Omit<ServeConfig, 'adminPassword' | 'adminApiKey'>), adminPassword: env['COFFER_ADMIN_PASSWORD'] || undefined, adminApiKey: env['COFFER_ADMIN_API_KEY'] || undefined } as ServeConfig;
 }

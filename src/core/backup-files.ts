@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Backup, Catalog } from '../catalog/index.js';
-import { BackupFileError, LockConflictError, RepoLock, type Repository, planSnapshotZip, snapshotZipStream } from '../repo/index.js';
+import { BackupFileError, LockConflictError, RepoLock, type Repository, type ZipOptions, kantoZipOptions, planSnapshotZip, snapshotZipStream } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
 import { backupFileName, backupFileOptions } from './backup-file-meta.js';
 import { type UploadOptions, type UploadSettings, importBackupFile, sweepAbandonedUploads } from './backup-import.js';
@@ -48,6 +48,12 @@ export class BackupFileService {
     return this.open(backupId, signal);
   }
 
+  /** Permission backup.read. The directory `root` of the backup in Eclipse Kanto's archive layout (the MQTT adapter's backup file). */
+  async downloadKanto(actor: Actor, backupId: number, root: string, signal?: AbortSignal): Promise<BackupFileDownload> {
+    requirePermission(actor, 'backup.read');
+    return this.open(backupId, signal, kantoZipOptions(root, signal ? { signal } : {}));
+  }
+
   /** The same without an actor, for holders of a signed link (Syncano's archive URL); the caller verified the link. */
   async downloadByLink(backupId: number, signal?: AbortSignal): Promise<BackupFileDownload> {
     return this.open(backupId, signal);
@@ -67,7 +73,7 @@ export class BackupFileService {
     await sweepAbandonedUploads({ catalog: this.catalog, settings: this.settings });
   }
 
-  private async open(backupId: number, signal?: AbortSignal): Promise<BackupFileDownload> {
+  private async open(backupId: number, signal?: AbortSignal, layout?: ZipOptions): Promise<BackupFileDownload> {
     const b = await this.catalog.backups.get(backupId);
     if (!b) throw notFound(`backup ${backupId}`);
     if (b.status !== 'success' || !b.snapshotId) throw conflict(`backup ${backupId} is ${b.status}; only a successful backup has a backup file`);
@@ -89,8 +95,8 @@ export class BackupFileService {
     try {
       await repo.loadIndex();
       const snapshot = await repo.loadSnapshot(b.snapshotId);
-      const plan = await planSnapshotZip(repo, snapshot, backupFileOptions(b, signal));
-      if (plan.size !== b.size) {
+      const plan = await planSnapshotZip(repo, snapshot, layout ?? backupFileOptions(b, signal));
+      if (!layout && plan.size !== b.size) {
         // Only a backup made before sizes were those of the file (or a record edited since) gets here.
         await this.catalog.backups.update(b.id, { size: plan.size });
       }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { buildApp } from '../../api/index.js';
 import { Core } from '../../core/index.js';
+import { KantoDevice, type KantoMode } from '../../mqtt/index.js';
 import { type ServeConfig, resolveServeConfig } from '../serve-config.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 
@@ -55,6 +56,14 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
     await core.stop();
     throw new UsageError(`cannot listen on ${cfg.host}:${cfg.port}: ${(err as Error).message}`);
   }
+  let kanto: KantoDevice | undefined;
+  try {
+    kanto = startKanto(core, cfg, log);
+  } catch (err) {
+    await app?.close();
+    await core.stop();
+    throw new UsageError(`cannot start the MQTT adapter: ${(err as Error).message}`);
+  }
   const address = app?.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   const where = app ? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
@@ -65,7 +74,26 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
   log('shutting down: finishing requests, interrupting running jobs');
+  await kanto?.stop();
   await app?.close();
   await core.stop();
   return EXIT.ok;
+}
+
+/** The Kanto File Backup device over MQTT, when a broker is configured. */
+function startKanto(core: Core, cfg: ServeConfig, log: (msg: string, err?: unknown) => void): KantoDevice | undefined {
+  const url = cfg['mqtt-url'];
+  if (!url) return undefined;
+  return KantoDevice.start(core, {
+    mqtt: {
+      url, username: cfg['mqtt-username'], password: cfg['mqtt-password'],
+      caFile: cfg['mqtt-ca'], certFile: cfg['mqtt-cert'], keyFile: cfg['mqtt-key'], insecure: cfg['mqtt-insecure'],
+    },
+    thingId: cfg['kanto-thing-id'],
+    featureId: cfg['kanto-feature-id'],
+    dir: cfg['kanto-dir'] ? path.resolve(cfg['kanto-dir']) : undefined,
+    mode: cfg['kanto-mode'] as KantoMode,
+    storageDir: path.resolve(cfg['kanto-storage'] ?? path.join(cfg['data-dir'], 'kanto')),
+    keepUploaded: cfg['kanto-keep-uploaded'],
+  }, log);
 }

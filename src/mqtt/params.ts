@@ -1,0 +1,73 @@
+/**
+ * The `value` of a command, read as Kanto's Go client decodes it (KANTO.md 2.1): keys match
+ * case-insensitively (`correlationID`, `correlationId`, `Options`), options are strings. Unlike
+ * Kanto, `providers` may also be an object, as the seed's own example sends it.
+ */
+import type { ErrorValue } from './envelope.js';
+
+/** An answer other than 204, with Kanto's wording. */
+export class OperationError extends Error {
+  constructor(readonly status: number, readonly error: ErrorValue['error'], message: string) {
+    super(message);
+    this.name = 'OperationError';
+  }
+
+  get value(): ErrorValue {
+    return { status: this.status, error: this.error, message: this.message };
+  }
+}
+
+export const parameterInvalid = (status: number, message: string) => new OperationError(status, 'messages:parameter.invalid', message);
+export const executionFailed = (status: number, message: string) => new OperationError(status, 'messages:execution.failed', message);
+
+export interface OperationParams {
+  correlationId: string;
+  providers: string[];
+  /** Options as received (Kanto's keys: `backup.dir`, `aws.*`, `https.url`, …). */
+  options: Record<string, string>;
+  /** `cancel`'s fields. */
+  statusCode: string;
+  message: string;
+}
+
+export function readParams(operation: string, value: unknown): OperationParams {
+  const bad = (why: string) => parameterInvalid(400, `invalid '${operation}' operation parameters: ${JSON.stringify(value) ?? 'undefined'} (${why})`);
+  const out: OperationParams = { correlationId: '', providers: [], options: {}, statusCode: '', message: '' };
+  if (value === undefined || value === null) return out;
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad('the value must be an object');
+  const fields = new Map(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+  const text = (key: string, name: string, numbersToo = false): string => {
+    const v = fields.get(key);
+    if (v === undefined || v === null) return '';
+    if (typeof v === 'string') return v;
+    if (numbersToo && typeof v === 'number') return String(v);
+    throw bad(`'${name}' must be a string`);
+  };
+  out.correlationId = text('correlationid', 'correlationId');
+  out.statusCode = text('statuscode', 'statusCode', true);
+  out.message = text('message', 'message');
+  const providers = fields.get('providers');
+  if (Array.isArray(providers)) {
+    if (!providers.every((p) => typeof p === 'string')) throw bad("'providers' must list provider names");
+    out.providers = providers as string[];
+  } else if (typeof providers === 'object' && providers !== null) {
+    out.providers = Object.keys(providers);
+  } else if (providers !== undefined && providers !== null) {
+    throw bad("'providers' must be a list or an object");
+  }
+  const options = fields.get('options');
+  if (typeof options === 'object' && options !== null && !Array.isArray(options)) {
+    for (const [k, v] of Object.entries(options)) {
+      if (typeof v !== 'string') throw bad(`option '${k}' must be a string`);
+      out.options[k] = v;
+    }
+  } else if (options !== undefined && options !== null) {
+    throw bad("'options' must be an object of strings");
+  }
+  return out;
+}
+
+/** Options with empty values left out: the seed's example sends `"https.url": ""` to mean none. */
+export function givenOptions(options: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== ''));
+}
