@@ -3,10 +3,12 @@
  * entry here and its own module; nothing else learns its name.
  */
 import * as path from 'node:path';
+import { AzureBackend } from './azure.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
 import type { BackendOptions } from './options.js';
+import { openS3Backend } from './s3.js';
 
 export interface Location {
   readonly scheme: string;
@@ -25,6 +27,8 @@ interface Factory {
 const FACTORIES: Record<string, Factory> = {
   local: { open: (loc) => new LocalBackend(loc.rest) },
   memory: { open: () => new MemoryBackend() },
+  s3: { open: (loc, options, env) => openS3Backend(loc.rest, options, env) },
+  azure: { open: (loc, options, env) => AzureBackend.open(loc.rest, options, env) },
 };
 
 export function parseLocation(location: string): Location {
