@@ -8,7 +8,8 @@ import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
 import type { BackendOptions } from './options.js';
-import { openS3Backend } from './s3.js';
+import { LazyBackend } from './lazy.js';
+import { s3Settings } from './s3-settings.js';
 
 export interface Location {
   readonly scheme: string;
@@ -27,7 +28,12 @@ interface Factory {
 const FACTORIES: Record<string, Factory> = {
   local: { open: (loc) => new LocalBackend(loc.rest) },
   memory: { open: () => new MemoryBackend() },
-  s3: { open: (loc, options, env) => openS3Backend(loc.rest, options, env) },
+  s3: {
+    open: (loc, options, env) => {
+      const settings = s3Settings(loc.rest, options, env);
+      return new LazyBackend(settings.where.display, { connections: settings.connections }, async () => new (await import('./s3.js')).S3Backend(settings));
+    },
+  },
   azure: { open: (loc, options, env) => AzureBackend.open(loc.rest, options, env) },
 };
 

@@ -309,8 +309,3 @@ export class S3Backend implements Backend {
     this.client.destroy();
   }
 }
-
-/** The registry's entry point: `rest` is the location after `s3:`. */
-export function openS3Backend(rest: string, options: BackendOptions, env: NodeJS.ProcessEnv): S3Backend {
-  return new S3Backend(s3Settings(rest, options, env));
-}

@@ -10,3 +10,4 @@ export {
 } from './plan.js';
 export { snapshotZipStream, writeSnapshotZip } from './write.js';
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits, type ExtractOptions, extractBackupZip } from './extract.js';
+export { RATIO_GRACE_BYTES, classifyZipError } from './zip-reader.js';

@@ -1,0 +1,15 @@
+/** Byte counting for transfers whose SDK reports no progress of its own. */
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** Passes bytes through, counting them, and reports each step to `onProgress`. */
+export class ByteCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly total: number, private readonly onProgress?: (done: number, total: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.onProgress?.(this.bytes, this.total);
+    cb(null, chunk);
+  }
+}
