@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Core } from '../src/core/index.js';
 import { KantoDevice, type KantoMode, type KantoSettings } from '../src/mqtt/index.js';
 import { tempDir } from './helpers.js';
@@ -36,8 +36,9 @@ export class Probe {
     });
   }
 
-  static async connect(url: string, topics: string[]): Promise<Probe> {
-    const client = await mqtt.connectAsync(url, { clientId: `coffer-probe-${randomUUID()}`, clean: true, reconnectPeriod: 1000 });
+  /** `options`: credentials or TLS settings for a broker that wants them. */
+  static async connect(url: string, topics: string[], options: IClientOptions = {}): Promise<Probe> {
+    const client = await mqtt.connectAsync(url, { clientId: `coffer-probe-${randomUUID()}`, clean: true, reconnectPeriod: 1000, ...options });
     await client.subscribeAsync(topics, { qos: 1 });
     return new Probe(client);
   }

@@ -44,7 +44,7 @@ export class MqttConnection {
     client.on('message', (topic, payload) => events.onMessage(topic, payload));
     client.on('error', (err) => {
       // Reported once per outage: the client retries every few seconds and would flood the log.
-      if (!wasDown) events.log(`MQTT connection to ${safeUrl(s.url)} failed; retrying`, err);
+      if (!wasDown) events.log(`${failureMessage(safeUrl(s.url), err)}; retrying`, err);
       wasDown = true;
     });
     client.on('offline', () => {
@@ -85,6 +85,9 @@ function clientOptions(s: MqttSettings): IClientOptions {
     connectTimeout: 10_000,
     // We subscribe on every connect ourselves; mqtt.js doing it too would double the subscriptions.
     resubscribe: false,
+    // Without it mqtt.js stops for good after a refused CONNACK (wrong password, not authorised): a
+    // device must keep trying, since the broker's users may be fixed while it runs.
+    reconnectOnConnackError: true,
   };
   if (s.username !== undefined) o.username = s.username;
   if (s.password !== undefined) o.password = s.password;
@@ -101,6 +104,27 @@ function readPem(file: string, what: string): Buffer {
   } catch (err) {
     throw new Error(`cannot read the MQTT ${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Node's codes for a server certificate that did not verify. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** What went wrong, in the words an operator acts on: the broker refused us, or we refused its certificate. */
+function failureMessage(url: string, err: Error & { code?: unknown }): string {
+  // mqtt.js reports a refused CONNACK with its reason code as a number (5 or 0x87: not authorised).
+  if (typeof err.code === 'number' && err.message.startsWith('Connection refused')) {
+    return `MQTT broker ${url} refused the connection (${err.message.replace(/^Connection refused:\s*/, '')}): check the MQTT user name, password or client certificate`;
+  }
+  if (typeof err.code === 'string' && UNTRUSTED_CERTIFICATE.has(err.code)) {
+    return `MQTT connection to ${url} failed: the broker's certificate is not trusted (${err.message}); give the CA that signed it (--mqtt-ca) or accept it unverified (--mqtt-insecure)`;
+  }
+  if (typeof err.code === 'string' && err.code.endsWith('_ALERT_CERTIFICATE_REQUIRED')) {
+    return `MQTT connection to ${url} failed: the broker wants a client certificate (--mqtt-cert, --mqtt-key)`;
+  }
+  return `MQTT connection to ${url} failed`;
 }
 
 /** The URL without credentials, for logs. */
