@@ -1,4 +1,4 @@
-import { type Kysely, Migrator } from 'kysely';
+import { type CompiledQuery, type Kysely, Migrator } from 'kysely';
 import { AuditStore } from './audit.js';
 import { BackupStore } from './backups.js';
 import type { CatalogCapabilities, OpenedDialect } from './dialects/opened.js';
@@ -78,10 +78,15 @@ export class Catalog {
    * change was committed in between, whoever made it. Read BEFORE reading what is cached under it.
    */
   async backupChanges(): Promise<number> {
-    const r = await this.db.selectFrom('catalog_changes').select((e) => e.fn.sum<number | string>('n').as('n'))
-      .where('name', 'in', ['backups', 'instances']).executeTakeFirstOrThrow();
+    // Compiled once: this runs before every read of the backup list or of a backup.
+    this.changesQuery ??= this.db.selectFrom('catalog_changes').select((e) => e.fn.sum<number | string>('n').as('n'))
+      .where('name', 'in', ['backups', 'instances']).compile();
+    const r = (await this.db.executeQuery(this.changesQuery)).rows[0];
+    if (!r) throw new Error('catalog_changes has no rows: the catalog was not migrated');
     return Number(r.n);
   }
+
+  private changesQuery: CompiledQuery<{ n: number | string }> | undefined;
 
   /** For statements a store does not offer yet; core must not use this. */
   get kysely(): Kysely<Database> {
