@@ -61,8 +61,14 @@ export interface PackPoolOptions {
   inline?: boolean;
   /** The size most jobs need; a bigger restore run gets a buffer of its own for the job. */
   slotSize: number;
-  /** Shared slots per decoder (default: one per worker, plus one being read). */
+  /** Shared slots per decoder (default: one per worker, plus `readsInFlight` being read). */
   slotsPerWorker?: number;
+  /**
+   * Slots being filled by the backend at once beside those being decoded (default 1). Object
+   * storage answers a 4 MiB range in tens of milliseconds, so a restore from it keeps a request
+   * per connection in flight; with one, workers sat idle waiting for the next read.
+   */
+  readsInFlight?: number;
 }
 
 export class PackWorkerPool {
@@ -99,7 +105,7 @@ export class PackWorkerPool {
       this.decoders.push({ worker: undefined, streams: 0, busy: 0 });
     }
     const decoders = this.size + this.decoders.length;
-    this.slots = opts.slotsPerWorker !== undefined ? decoders * opts.slotsPerWorker : this.size + 1;
+    this.slots = opts.slotsPerWorker !== undefined ? decoders * opts.slotsPerWorker : this.size + Math.max(1, opts.readsInFlight ?? 1);
   }
 
   /** Packs worth verifying at once: one per decoder. */

@@ -21,6 +21,7 @@ import { type BlobType, type PackedBlob, plaintextLength } from './pack.js';
 import { BlobSaver } from './blob-saver.js';
 import { type Snapshot, type SnapshotJSON, parseSnapshot, sortNewestFirst } from './snapshot.js';
 import { decodeUnpacked, encodeUnpacked } from './unpacked.js';
+import { TreePackCache } from './tree-pack-cache.js';
 
 export interface InitOptions {
   kdf?: KDFParams;
@@ -34,12 +35,17 @@ export class Repository {
   /** Writes (but not lock files) wait for this: see `withLockOverlapped`. */
   private writeGate: Promise<unknown> = Promise.resolve();
 
+  /** Whole tree packs kept in memory, for remote repositories only (tree-pack-cache.ts). */
+  private readonly treePacks: TreePackCache | undefined;
+
   private constructor(
     readonly backend: Backend,
     readonly key: MasterKey,
     readonly config: RepoConfig,
     readonly keyId: ID,
-  ) {}
+  ) {
+    this.treePacks = backend.capabilities().remote ? new TreePackCache(backend) : undefined;
+  }
 
   get compress(): boolean {
     return this.config.version >= 2;
@@ -126,7 +132,9 @@ export class Repository {
     let lastError: unknown;
     for (const loc of copies) {
       try {
-        const sealed = await this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
+        const sealed = type === 'tree' && this.treePacks
+          ? await this.treePacks.read(loc.packId, loc.blob.offset, loc.blob.length)
+          : await this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
         return this.decodeBlob(sealed, loc.blob);
       } catch (err) {
         lastError = err;

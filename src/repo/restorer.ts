@@ -172,9 +172,9 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 
   // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
-  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN });
-  const packIds = [...packs.keys()];
   const connections = Math.max(1, repo.backend.capabilities().connections);
+  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN, readsInFlight: connections });
+  const packIds = [...packs.keys()];
   try {
     // The pool bounds what is in flight: one run per worker being decoded plus one being read.
     await mapLimit(packIds, Math.max(connections, pool.slots), async (packId) => {

@@ -62,7 +62,7 @@ export class AzureBackend implements Backend {
   }
 
   capabilities(): BackendCapabilities {
-    return { connections: this.cfg.connections };
+    return { connections: this.cfg.connections, remote: true };
   }
 
   private blobName(h: Handle): string {

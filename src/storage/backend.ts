@@ -24,6 +24,11 @@ export interface BackendCapabilities {
   /** How many requests may usefully run at once; the uploader sizes its pool from this. */
   readonly connections: number;
   /**
+   * Every request is a round trip over the network (object storage): readers then fetch whole
+   * tree packs once instead of one request per directory. Undefined: a local disk.
+   */
+  readonly remote?: boolean;
+  /**
    * A directory for temporary files from which `saveFile` can store without copying (same
    * filesystem); writers put pack files there. Undefined: use the OS temporary directory.
    */

@@ -31,7 +31,7 @@ const FACTORIES: Record<string, Factory> = {
   s3: {
     open: (loc, options, env) => {
       const settings = s3Settings(loc.rest, options, env);
-      return new LazyBackend(settings.where.display, { connections: settings.connections }, async () => new (await import('./s3.js')).S3Backend(settings));
+      return new LazyBackend(settings.where.display, { connections: settings.connections, remote: true }, async () => new (await import('./s3.js')).S3Backend(settings));
     },
   },
   azure: { open: (loc, options, env) => AzureBackend.open(loc.rest, options, env) },

@@ -93,7 +93,7 @@ export class S3Backend implements Backend {
   }
 
   capabilities(): BackendCapabilities {
-    return { connections: this.settings.connections };
+    return { connections: this.settings.connections, remote: true };
   }
 
   private key(h: Handle): string {
