@@ -439,11 +439,17 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
     done = 0;
     progress('read-data', 0, selected.length);
     // The main thread only reads here, so it decodes too, in place of one worker (an isolate's
-    // worth of memory saved). Two pieces per decoder: one decoded while the next is read.
-    const pool = new PackWorkerPool(repo.key, { workers: defaultWorkerCount() - 1, inline: true, slotSize: VERIFY_PIECE, slotsPerWorker: 2 });
+    // worth of memory saved). Two pieces per stream: one decoded while the next is read.
+    // On a local disk one pack per decoding thread keeps them busy. Object storage answers each
+    // piece after a round trip, so there a pack per connection streams at once (2 MiB slots:
+    // 20 MiB for restic's default 5 connections): on Ceph 5.9 -> 5.3 s for 443 MB.
+    const caps = repo.backend.capabilities();
+    const decoders = defaultWorkerCount();
+    const streams = caps.remote ? Math.max(decoders, caps.connections) : decoders;
+    const pool = new PackWorkerPool(repo.key, { workers: decoders - 1, inline: true, slotSize: VERIFY_PIECE, slotsPerWorker: 2 * Math.ceil(streams / decoders) });
     try {
-      // One pack per decoding thread, each streamed through the pool's slots.
-      await mapLimit(selected, pool.streams, async (packId) => {
+      // Each pack streamed through the pool's slots.
+      await mapLimit(selected, caps.remote ? streams : pool.streams, async (packId) => {
         cancelled();
         const problems = await checkPackData(repo, pool, packId, candidates.get(packId)!, indexPacks.get(packId)!);
         for (const msg of problems) error(fileName('pack', packId), msg);
