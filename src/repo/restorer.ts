@@ -172,8 +172,10 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   }
 
   // ---- content, pack by pack: the main thread reads, workers decode, verify and write ----
-  const connections = Math.max(1, repo.backend.capabilities().connections);
-  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN, readsInFlight: connections });
+  const caps = repo.backend.capabilities();
+  const connections = Math.max(1, caps.connections);
+  // A local disk answers at once: one read ahead keeps the workers fed (and memory as measured).
+  const pool = new PackWorkerPool(repo.key, { ...(opts.workers !== undefined ? { workers: opts.workers } : {}), slotSize: MAX_RUN, readsInFlight: caps.remote ? connections : 1 });
   const packIds = [...packs.keys()];
   try {
     // The pool bounds what is in flight: one run per worker being decoded plus one being read.
