@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import {
   compareManifests,
@@ -20,7 +19,6 @@ import {
 import { capture, dirSize, dropCaches, dropCachesStatus, runMeasured, type RunResult } from './measure.js';
 import {
   SCENARIOS,
-  TOOLS,
   aggregate,
   renderBaseline,
   renderMachine,
@@ -33,42 +31,23 @@ import {
   type Tool,
   type VerifyRecord,
 } from './report.js';
+import { ROOT, benchLog, commonSettings, listEnv } from './settings.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function log(msg: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
+const bench = benchLog('bench');
+const log = bench.log;
+// A declaration of its own, so that the compiler knows code after a call is unreachable.
 function die(msg: string): never {
-  log(`error: ${msg}`);
-  process.exit(2);
+  return bench.die(msg);
 }
 
 // ---------------------------------------------------------------------------
 // Configuration
 
-function listEnv<T extends string>(name: string, allowed: readonly T[]): T[] {
-  const raw = process.env[name];
-  if (!raw) return [...allowed];
-  const vals = raw.split(/[\s,]+/).filter(Boolean);
-  for (const v of vals) if (!allowed.includes(v as T)) die(`${name}: unknown value "${v}" (allowed: ${allowed.join(', ')})`);
-  return allowed.filter((a) => vals.includes(a));
-}
-
-const scale = Number(process.env['BENCH_SCALE'] ?? '1');
-if (!(scale > 0)) die('BENCH_SCALE must be a positive number');
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? '3');
-if (!Number.isInteger(rounds) || rounds < 1) die('BENCH_ROUNDS must be a positive integer');
-const tools = listEnv('BENCH_TOOLS', TOOLS);
-const scenarios = listEnv('BENCH_SCENARIOS', SCENARIOS);
+const { scale, rounds, tools, wantDrop, timeoutS, resticBin, cofferJs } = commonSettings({ scale: 1, rounds: 3 }, die);
+const scenarios = listEnv('BENCH_SCENARIOS', SCENARIOS, die);
 const benchDir = path.resolve(process.env['BENCH_DIR'] ?? path.join(ROOT, 'bench', '.data'));
 const srcOverride = process.env['BENCH_SRC'] ? path.resolve(process.env['BENCH_SRC']) : undefined;
-const wantDrop = process.env['BENCH_DROP_CACHES'] !== '0';
 const wantBaseline = process.env['BENCH_BASELINE'] !== '0';
-const timeoutS = Number(process.env['BENCH_TIMEOUT'] ?? '7200');
-const resticBin = process.env['BENCH_RESTIC'] ?? 'restic';
-const cofferJs = path.resolve(process.env['BENCH_COFFER'] ?? path.join(ROOT, 'bin', 'coffer.js'));
 const MUTATION_SEED = 'mutate-1';
 
 const srcDir = srcOverride ?? path.join(benchDir, 'src');

@@ -19,7 +19,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
@@ -27,7 +26,6 @@ import { type S3Server, startCephS3 } from '../test/support/services.js';
 import { compareManifests, datasetParams, ensureDataset, manifest, type ManifestEntry } from './dataset.js';
 import { capture, dropCaches, dropCachesStatus, runMeasured } from './measure.js';
 import {
-  TOOLS,
   aggregate,
   renderMachine,
   renderMainTable,
@@ -37,41 +35,23 @@ import {
   type Tool,
   type VerifyRecord,
 } from './report.js';
+import { ROOT, benchLog, commonSettings, listEnv } from './settings.js';
 
 // The SDK warns under Node 20 about its releases after January 2027; bin/coffer.js silences it the same way.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const S3_SCENARIOS = ['first', 'nochange', 'restore', 'check'] as const satisfies readonly Scenario[];
 
-function log(msg: string): void {
-  process.stderr.write(`[bench:s3 ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
+const bench = benchLog('bench:s3');
+const log = bench.log;
+// A declaration of its own, so that the compiler knows code after a call is unreachable.
 function die(msg: string): never {
-  log(`error: ${msg}`);
-  process.exit(2);
+  return bench.die(msg);
 }
 
-function listEnv<T extends string>(name: string, allowed: readonly T[]): T[] {
-  const raw = process.env[name];
-  if (!raw) return [...allowed];
-  const vals = raw.split(/[\s,]+/).filter(Boolean);
-  for (const v of vals) if (!allowed.includes(v as T)) die(`${name}: unknown value "${v}" (allowed: ${allowed.join(', ')})`);
-  return allowed.filter((a) => vals.includes(a));
-}
-
-const scale = Number(process.env['BENCH_SCALE'] ?? '0.3');
-if (!(scale > 0)) die('BENCH_SCALE must be a positive number');
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? '1');
-if (!Number.isInteger(rounds) || rounds < 1) die('BENCH_ROUNDS must be a positive integer');
-const tools = listEnv('BENCH_TOOLS', TOOLS);
-const scenarios = listEnv('BENCH_SCENARIOS', S3_SCENARIOS);
+const { scale, rounds, tools, wantDrop, timeoutS, resticBin, cofferJs } = commonSettings({ scale: 0.3, rounds: 1 }, die);
+const scenarios = listEnv('BENCH_SCENARIOS', S3_SCENARIOS, die);
 const baseDir = path.resolve(process.env['BENCH_DIR'] ?? path.join(ROOT, 'bench', '.data'), 's3');
-const wantDrop = process.env['BENCH_DROP_CACHES'] !== '0';
-const timeoutS = Number(process.env['BENCH_TIMEOUT'] ?? '7200');
-const resticBin = process.env['BENCH_RESTIC'] ?? 'restic';
-const cofferJs = path.resolve(process.env['BENCH_COFFER'] ?? path.join(ROOT, 'bin', 'coffer.js'));
 
 // Its own dataset folder: a different scale in bench/.data/src would make bench/run.ts regenerate it.
 const srcDir = path.join(baseDir, 'src');

@@ -10,6 +10,7 @@ import { buildApp } from '../src/api/index.js';
 import { Core, type CoreOptions, type Role, SYSTEM_ACTOR } from '../src/core/index.js';
 import type { CatalogUnderTest } from './catalogs.js';
 import { tempDir } from './helpers.js';
+import { until } from './server-process.js';
 
 export const ADMIN_PASSWORD = 'admin-password-for-api-tests';
 export const ADMIN_KEY = 'cfr_api-test-admin-key-0123456789abcdefghijklmn';
@@ -31,6 +32,10 @@ export interface ApiUnderTest {
   dir: string;
   keys: Record<Role, string>;
   call(method: InjectOptions['method'], url: string, o?: { as?: Who; body?: unknown; headers?: Record<string, string>; payload?: string | Buffer; remoteAddress?: string }): Promise<Reply>;
+  /** The backup (native view) once it ended in `success` or `error`. */
+  backupDone(id: string, timeoutMs?: number): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The restore's status once it is no longer `running`. */
+  restoreDone(jobId: string, timeoutMs?: number): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Closes app and core and removes the directory; the catalog's database goes with `cat.cleanup()`. */
   close(): Promise<void>;
 }
@@ -67,8 +72,19 @@ export async function startApi(cat: CatalogUnderTest, coreOptions: Partial<CoreO
     return { status: r.statusCode, headers: r.headers, body, text: r.body };
   };
 
+  const backupDone: ApiUnderTest['backupDone'] = (id, timeoutMs = 30_000) => until(`backup ${id}`, async () => {
+    const r = await call('GET', `/api/v1/backup/${id}`);
+    if (r.status !== 200) throw new Error(`GET /api/v1/backup/${id}: ${r.status} ${r.text}`);
+    return ['success', 'error'].includes((r.body as { status: string }).status) ? r.body : undefined;
+  }, timeoutMs, 50);
+  const restoreDone: ApiUnderTest['restoreDone'] = (jobId, timeoutMs = 30_000) => until(`restore ${jobId}`, async () => {
+    const r = await call('GET', `/api/v1/backup/restore/${jobId}/status`);
+    if (r.status !== 200) throw new Error(`GET /api/v1/backup/restore/${jobId}/status: ${r.status} ${r.text}`);
+    return (r.body as { status: string }).status === 'running' ? undefined : r.body;
+  }, timeoutMs, 50);
+
   return {
-    app, core, dir, keys, call,
+    app, core, dir, keys, call, backupDone, restoreDone,
     async close() {
       await app.close();
       await core.stop();

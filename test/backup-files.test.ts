@@ -23,16 +23,8 @@ describe.each(catalogs)('backup files on $name', (cat: CatalogUnderTest) => {
   let src: string;
   let backupId: string;
 
-  const backupDone = (id: string) => until(`backup ${id}`, async () => {
-    const r = await api.call('GET', `/api/v1/backup/${id}`, { as: 'viewer' });
-    expect(r.status).toBe(200);
-    return ['success', 'error'].includes(r.body.status) ? r.body : undefined;
-  }, 30_000, 50);
-  const restoreDone = (jobId: string) => until(`restore ${jobId}`, async () => {
-    const r = await api.call('GET', `/api/v1/backup/restore/${jobId}/status`, { as: 'viewer' });
-    expect(r.status).toBe(200);
-    return r.body.status === 'running' ? undefined : r.body;
-  }, 30_000, 50);
+  const backupDone = (id: string) => api.backupDone(id);
+  const restoreDone = (jobId: string) => api.restoreDone(jobId);
   const instance = async (name: string, dir: string) => {
     const r = await api.call('PUT', `/api/v1/instances/${name}`, { body: { parts: [{ name: 'site', kind: 'directory', path: dir, exclude: [] }] } });
     expect(r.status).toBe(201);

@@ -78,14 +78,8 @@ describe.each(catalogs)('configuration backup dialect on $name', (cat: CatalogUn
     const repositories = (await api.call('GET', '/api/v1/repositories')).body.map((r: { name: string; location: string; option_keys: string[] }) => `${r.name}@${r.location} ${r.option_keys.join(',')}`).sort();
     return { users, keys: keys.sort(), instances, schedules, repositories };
   };
-  const backupDone = (id: string) => until(`backup ${id}`, async () => {
-    const r = await api.call('GET', `/api/v1/backup/${id}`);
-    return ['success', 'error'].includes(r.body.status) ? r.body : undefined;
-  }, 60_000, 50);
-  const restoreDone = (jobId: string) => until(`restore ${jobId}`, async () => {
-    const r = await api.call('GET', `/api/v1/backup/restore/${jobId}/status`);
-    return r.body.status === 'running' ? undefined : r.body;
-  }, 60_000, 50);
+  const backupDone = (id: string) => api.backupDone(id, 60_000);
+  const restoreDone = (jobId: string) => api.restoreDone(jobId, 60_000);
   const backup = async (instance: string) => {
     const r = await api.call('POST', '/api/v1/backup/create', { body: { instance, type: 'full' } });
     expect(r.status, r.text).toBe(201);

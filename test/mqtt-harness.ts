@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Core } from '../src/core/index.js';
 import { KantoDevice, type KantoMode, type KantoSettings } from '../src/mqtt/index.js';
-import { tempDir } from './helpers.js';
+import { expect } from 'vitest';
+import { type ManifestEntry, tempDir } from './helpers.js';
 
 export interface Received {
   topic: string;
@@ -161,4 +162,37 @@ export function writeSample(dir: string): void {
   fs.writeFileSync(path.join(dir, 'a.txt'), 'alpha\n');
   fs.writeFileSync(path.join(dir, 'sub', 'b.bin'), randomBytes(70_000));
   fs.writeFileSync(path.join(dir, 'sub', 'deeper', 'c.txt'), 'gamma '.repeat(1000));
+}
+
+/**
+ * The seed's backup request (seeds/000, "Backup" example) as its text stands, with the thing, the
+ * directory and the ids filled in: replayed verbatim, tabs and all.
+ */
+export function seedBackupExample(o: { thingId: string; dir: string; correlationId: string; requestId: string }): string {
+  return `{
+	"topic":"${o.thingId.replace(':', '/')}/things/live/messages/backup",
+	"headers":{
+		"response-required":true,
+		"content-type":"application/json",
+		"correlation-id":"${o.requestId}"
+	},
+	"path":"/features/BackupAndRestore/inbox/messages/backup",
+	"value":{
+		"correlationID":"${o.correlationId}",
+		"providers":{},
+		"options":{
+			"backup.dir":"${o.dir}",
+			"https.url":""
+		}
+	}
+}`;
+}
+
+/** A restored tree holds the same paths as `before`, of the same types, files with the same content (Kanto's ZIPs keep no times). */
+export function expectSameFiles(after: Record<string, ManifestEntry>, before: Record<string, ManifestEntry>): void {
+  expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+  for (const [rel, e] of Object.entries(before)) {
+    expect(after[rel]?.type, rel).toBe(e.type);
+    if (e.type === 'file') expect(after[rel]?.sha256, rel).toBe(e.sha256);
+  }
 }

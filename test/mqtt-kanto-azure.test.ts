@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectNameFor } from '../src/mqtt/context.js';
 import { manifest } from './helpers.js';
-import { type KantoUnderTest, startKanto } from './mqtt-harness.js';
+import { type KantoUnderTest, expectSameFiles, startKanto } from './mqtt-harness.js';
 import { type AzureServer, requireMosquitto, startAzurite } from './support/services.js';
 
 const url = await requireMosquitto();
@@ -87,11 +87,7 @@ describe.skipIf(!url)('Kanto backup and restore through Azure Blob storage (Azur
     expect(restore!.body.status).toBe(204);
     await k.state('lastOperation', cid, 'RESTORE_FINISHED');
     const after = manifest(k.dir);
-    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-    for (const [rel, e] of Object.entries(before)) {
-      expect(after[rel]?.type, rel).toBe(e.type);
-      if (e.type === 'file') expect(after[rel]?.sha256, rel).toBe(e.sha256);
-    }
+    expectSameFiles(after, before);
   });
 
   it('a SAS the service refuses: lastUpload FAILED naming AuthorizationFailure, without the signature; the ZIP is kept', async (ctx) => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../src/core/index.js';
 import { FEATURE_DEFINITIONS } from '../src/mqtt/index.js';
 import { manifest, tempDir } from './helpers.js';
-import { type KantoUnderTest, startKanto } from './mqtt-harness.js';
+import { type KantoUnderTest, expectSameFiles, seedBackupExample, startKanto } from './mqtt-harness.js';
 import { requireMosquitto, selfSignedCertificate } from './support/services.js';
 
 const url = await requireMosquitto();
@@ -87,23 +87,7 @@ describe.skipIf(!url)('Kanto File Backup over MQTT', () => {
   it("the seed's backup example, verbatim but for the directory: 204 on the seed's topic, then the two-step upload to HTTPS", async () => {
     const cid = `upload-id-${Date.now()}#n`;
     const correlation = randomUUID();
-    const payload = `{
-	"topic":"${k.thingId.replace(':', '/')}/things/live/messages/backup",
-	"headers":{
-		"response-required":true,
-		"content-type":"application/json",
-		"correlation-id":"${correlation}"
-	},
-	"path":"/features/BackupAndRestore/inbox/messages/backup",
-	"value":{
-		"correlationID":"${cid}",
-		"providers":{},
-		"options":{
-			"backup.dir":"${k.dir}",
-			"https.url":""
-		}
-	}
-}`;
+    const payload = seedBackupExample({ thingId: k.thingId, dir: k.dir, correlationId: cid, requestId: correlation });
     await k.probe.publish(`command//${k.thingId}/req//backup`, payload);
     const reply = await k.probe.waitFor('the answer', (m) => m.body?.headers?.['correlation-id'] === correlation);
     expect(reply.topic).toBe(`command//${k.thingId}/res//backup`);
@@ -213,11 +197,7 @@ describe.skipIf(!url)('Kanto File Backup over MQTT', () => {
     expect(reply!.body.status).toBe(204);
     await k.state('lastOperation', cid, 'RESTORE_FINISHED');
     const after = manifest(k.dir);
-    for (const [rel, e] of Object.entries(before)) {
-      expect(after[rel]?.type, rel).toBe(e.type);
-      if (e.type === 'file') expect(after[rel]?.sha256, rel).toBe(e.sha256);
-    }
-    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    expectSameFiles(after, before);
   });
 
   it('409 while a backup runs, for a backup and for a restore', async () => {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Core } from '../src/core/index.js';
 import { KantoDevice, type KantoSettings } from '../src/mqtt/index.js';
 import { tempDir } from './helpers.js';
-import { Probe, uniqueThingId, writeSample } from './mqtt-harness.js';
+import { Probe, seedBackupExample, uniqueThingId, writeSample } from './mqtt-harness.js';
 import { type ServerProcess, startServer, until } from './server-process.js';
 import { type PrivateMosquitto, startPrivateMosquitto } from './support/mosquitto.js';
 
@@ -93,23 +93,7 @@ describe('Kanto over MQTT with TLS and broker credentials', () => {
   async function seedBackup(d: Device): Promise<void> {
     const cid = `upload-id-${Date.now()}#n`;
     const correlation = randomUUID();
-    await d.probe.publish(`command//${d.thingId}/req//backup`, `{
-	"topic":"${d.thingId.replace(':', '/')}/things/live/messages/backup",
-	"headers":{
-		"response-required":true,
-		"content-type":"application/json",
-		"correlation-id":"${correlation}"
-	},
-	"path":"/features/BackupAndRestore/inbox/messages/backup",
-	"value":{
-		"correlationID":"${cid}",
-		"providers":{},
-		"options":{
-			"backup.dir":"${d.dir}",
-			"https.url":""
-		}
-	}
-}`);
+    await d.probe.publish(`command//${d.thingId}/req//backup`, seedBackupExample({ thingId: d.thingId, dir: d.dir, correlationId: cid, requestId: correlation }));
     const reply = await d.probe.waitFor('the answer to backup', (m) => m.body?.headers?.['correlation-id'] === correlation);
     expect(reply.topic).toBe(`command//${d.thingId}/res//backup`);
     expect(reply.body.status).toBe(204);

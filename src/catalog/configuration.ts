@@ -8,7 +8,8 @@ import type { Kysely } from 'kysely';
 import type { Catalog } from './catalog.js';
 import { parseJson } from './json.js';
 import type { Database } from './schema.js';
-import { ACTIVE_JOB_STATES, type BackupKind, type PartSpec, type Role, nowIso } from './types.js';
+import { type ScheduleInput, scheduleColumns, toSchedule } from './schedules.js';
+import { ACTIVE_JOB_STATES, type PartSpec, type Role, nowIso } from './types.js';
 
 export interface ConfigRepository {
   name: string;
@@ -28,24 +29,8 @@ export interface ConfigInstance {
   createdAt: string;
 }
 
-export interface ConfigSchedule {
-  /** The instance's name. */
-  instance: string;
-  cron: string;
-  timezone: string | null;
-  type: BackupKind;
-  enabled: boolean;
-  retentionDays: number | null;
-  keepLast: number | null;
-  keepHourly: number | null;
-  keepDaily: number | null;
-  keepWeekly: number | null;
-  keepMonthly: number | null;
-  keepYearly: number | null;
-  label: string | null;
-  /** Computed by core when writing; ignored when reading. */
-  nextRunAt: string | null;
-}
+/** A schedule's settings with its instance by name; `nextRunAt` is computed by core when writing, ignored when reading. */
+export type ConfigSchedule = Omit<ScheduleInput, 'instanceId'> & { instance: string };
 
 export interface ConfigUser {
   name: string;
@@ -121,11 +106,10 @@ export class ConfigurationStore {
         instances: instances.map((i) => ({
           name: i.name, description: i.description, parts: parseJson<PartSpec[]>(i.parts, []), repository: repoName.get(i.repository_id) ?? '', createdAt: i.created_at,
         })),
-        schedules: schedules.map((s) => ({
-          instance: s.instance, cron: s.cron, timezone: s.timezone, type: s.type as BackupKind, enabled: s.enabled === 1,
-          retentionDays: s.retention_days, keepLast: s.keep_last, keepHourly: s.keep_hourly, keepDaily: s.keep_daily,
-          keepWeekly: s.keep_weekly, keepMonthly: s.keep_monthly, keepYearly: s.keep_yearly, label: s.label, nextRunAt: s.next_run_at,
-        })),
+        schedules: schedules.map((r): ConfigSchedule => {
+          const { id: _id, instanceId: _instanceId, createdAt: _c, updatedAt: _u, lastRunAt: _l, lastResult: _r, ...settings } = toSchedule(r);
+          return settings;
+        }),
         users: users.map((u) => ({ name: u.name, role: u.role as Role, passwordHash: u.password_hash, createdAt: u.created_at })),
         apiKeys: keys.map((k) => ({ user: k.user, prefix: k.prefix, keyHash: k.key_hash, label: k.label, createdAt: k.created_at })),
         settings: Object.fromEntries(settings.map((s) => [s.key, s.value])),
@@ -228,12 +212,7 @@ export class ConfigurationStore {
     for (const s of schedules) {
       const instanceId = ids.get(s.instance);
       if (instanceId === undefined) throw new Error(`schedule: instance ${s.instance} does not exist`);
-      await tx.insertInto('schedules').values({
-        instance_id: instanceId, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled ? 1 : 0,
-        retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily,
-        keep_weekly: s.keepWeekly, keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly, label: s.label,
-        created_at: now, updated_at: now, last_run_at: null, next_run_at: s.nextRunAt, last_result: null,
-      }).execute();
+      await tx.insertInto('schedules').values({ ...scheduleColumns({ ...s, instanceId }), created_at: now, updated_at: now, last_run_at: null, last_result: null }).execute();
     }
   }
 

@@ -2,9 +2,9 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, SchedulesTable } from './schema.js';
 import { type BackupKind, type Schedule, nowIso } from './types.js';
 
-type Row = Selectable<SchedulesTable> & { instance: string };
+export type ScheduleRow = Selectable<SchedulesTable> & { instance: string };
 
-function toSchedule(r: Row): Schedule {
+export function toSchedule(r: ScheduleRow): Schedule {
   return {
     id: r.id, instanceId: r.instance_id, instance: r.instance, cron: r.cron, timezone: r.timezone, type: r.type as BackupKind,
     enabled: r.enabled === 1, retentionDays: r.retention_days, keepLast: r.keep_last, keepHourly: r.keep_hourly,
@@ -31,7 +31,8 @@ export interface ScheduleInput {
   nextRunAt: string | null;
 }
 
-function toRow(s: ScheduleInput) {
+/** The columns a schedule's settings are stored in (the configuration import writes them too). */
+export function scheduleColumns(s: ScheduleInput) {
   return {
     instance_id: s.instanceId, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled ? 1 : 0,
     retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily,
@@ -48,13 +49,13 @@ export class ScheduleStore {
 
   async create(s: ScheduleInput): Promise<Schedule> {
     const now = nowIso();
-    const { id } = await this.db.insertInto('schedules').values({ ...toRow(s), created_at: now, updated_at: now, last_run_at: null, last_result: null })
+    const { id } = await this.db.insertInto('schedules').values({ ...scheduleColumns(s), created_at: now, updated_at: now, last_run_at: null, last_result: null })
       .returning('id').executeTakeFirstOrThrow();
     return (await this.get(id))!;
   }
 
   async replace(id: number, s: ScheduleInput): Promise<Schedule | undefined> {
-    await this.db.updateTable('schedules').set({ ...toRow(s), updated_at: nowIso() }).where('id', '=', id).execute();
+    await this.db.updateTable('schedules').set({ ...scheduleColumns(s), updated_at: nowIso() }).where('id', '=', id).execute();
     return this.get(id);
   }
 

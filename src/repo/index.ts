@@ -18,3 +18,4 @@ export { shortId, type ID } from './ids.js';
 export { VERSION } from './version.js';
 export { formatTime } from './time.js';
 export * from './archive/index.js';
+export { fdWriter } from './fd-writer.js';

@@ -29,9 +29,8 @@ import * as path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as yauzl from 'yauzl';
-import { DEFAULT_EXTRACT_LIMITS, RATIO_GRACE_BYTES, classifyZipError } from '../repo/index.js';
+import { DEFAULT_EXTRACT_LIMITS, RATIO_GRACE_BYTES, classifyZipError, fdWriter } from '../repo/index.js';
 import { parseEntryName, decodeEntryName } from './entry-names.js';
-import { fdWriter } from './fd-writer.js';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
 
 export interface KantoZipLimits {

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
 import type { TransferControl } from './options.js';
-import { fdWriter } from './fd-writer.js';
+import { fdWriter } from '../repo/index.js';
 import { ByteCounter } from './progress.js';
 
 /** The size of the file to upload; refuses anything but a readable regular file. */

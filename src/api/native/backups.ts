@@ -7,6 +7,7 @@ import { Nullable, Ref, StringEnum, pick } from '../schema-kit.js';
 import type { RoutesPlugin } from '../type-provider.js';
 import { requireId } from './ids.js';
 import { Backup, BackupCreated, DEFAULT_LIMIT, TOTAL_COUNT, paging } from './schemas.js';
+import { sentJson } from './sent-json.js';
 import { backupCreatedView, backupView } from './views.js';
 import { NATIVE_BACKUP_STATUSES } from './words.js';
 
@@ -41,48 +42,30 @@ export const backupRoutes: RoutesPlugin = async (app) => {
     return backupCreatedView(backup, job);
   });
 
-  // A page core returns again (nothing changed since) goes out as the JSON it was sent as before.
-  const sentPages = new WeakMap<object, string>();
-  const pageOf = new WeakMap<object, object>();
+  // A page or a backup core returns again (nothing changed since) goes out as the JSON it was sent as before.
+  const sentPages = sentJson();
   app.get('/list', {
     schema: {
       tags: ['backups'], summary: 'List backups, newest first', description: 'Roles: all. The total over all pages is in `X-Total-Count`.',
       querystring: ListQuery, response: replies({ 200: { ...Type.Array(Ref(Backup)), headers: TOTAL_COUNT } }, 400),
     },
-    onSend: async (request, reply, payload) => {
-      const page = pageOf.get(request);
-      if (page && reply.statusCode === 200 && typeof payload === 'string') sentPages.set(page, payload);
-      return payload;
-    },
+    onSend: sentPages.onSend,
   }, async (request, reply) => {
     const q = request.query;
     const page = await app.core.backups.list(actorOf(request), {
       ...pick(q, ['instance', 'status', 'type'] as const), limit: q.limit ?? DEFAULT_LIMIT, offset: q.offset ?? 0,
     });
     reply.header('X-Total-Count', String(page.total));
-    const sent = sentPages.get(page);
-    // Already JSON: a string payload skips the serializer (the type provider only knows objects).
-    if (sent !== undefined) return reply.type('application/json; charset=utf-8').send(sent as never);
-    pageOf.set(request, page);
-    return page.items.map(backupView);
+    return sentPages.resend(request, reply, page) ?? page.items.map(backupView);
   });
 
-  // Likewise a backup core returns again (the same frozen object while nothing changed).
-  const sentBackups = new WeakMap<object, string>();
-  const backupOf = new WeakMap<object, object>();
+  const sentBackups = sentJson();
   app.get('/:backup_id', {
     schema: { tags: ['backups'], summary: 'One backup', description: 'Roles: all.', params: BackupParams, response: replies({ 200: Ref(Backup) }, 404) },
-    onSend: async (request, reply, payload) => {
-      const b = backupOf.get(request);
-      if (b && reply.statusCode === 200 && typeof payload === 'string') sentBackups.set(b, payload);
-      return payload;
-    },
+    onSend: sentBackups.onSend,
   }, async (request, reply) => {
     const b = await app.core.backups.get(actorOf(request), requireId('backup', request.params.backup_id));
-    const sent = sentBackups.get(b);
-    if (sent !== undefined) return reply.type('application/json; charset=utf-8').send(sent as never);
-    backupOf.set(request, b);
-    return backupView(b);
+    return sentBackups.resend(request, reply, b) ?? backupView(b);
   });
 
   app.delete('/:backup_id', {

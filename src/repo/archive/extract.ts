@@ -15,9 +15,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, RepoError } from '../errors.js';
+import { fdWriter } from '../fd-writer.js';
 import { parseTimeNs } from '../time.js';
 import { BackupFileError } from './errors.js';
 import { type BackupManifest, type ManifestFile, MANIFEST_NAME } from './manifest.js';
@@ -227,25 +228,6 @@ async function writeFile(reader: ZipReader, item: ZipItem, file: ManifestFile, a
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * Writes to an fd this module opened and closes itself (fs.WriteStream closes its fd when
- * destroyed, whatever autoClose says, and the fd is still needed for fchmod and futimes).
- */
-function fdWriter(fd: number): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb): void {
-      const rest = (offset: number): void => {
-        fs.write(fd, chunk, offset, chunk.length - offset, null, (err, written) => {
-          if (err) cb(err);
-          else if (offset + written < chunk.length) rest(offset + written);
-          else cb();
-        });
-      };
-      rest(0);
-    },
-  });
 }
 
 /** A small entry's data in memory, refused past `max` bytes whatever its header says. */

@@ -1,7 +1,8 @@
 /**
- * A Writable over a file descriptor that the caller opened and will close. fs.WriteStream closes
- * its fd when destroyed, whatever `autoClose` says, and a FileHandle's write stream keeps the
- * handle busy so that closing it waits forever: both fight the caller over the fd's lifetime.
+ * A Writable over a file descriptor that the caller opened and will close (after fchmod, futimes
+ * or a rename of its own). fs.WriteStream closes its fd when destroyed, whatever `autoClose` says,
+ * and a FileHandle's write stream keeps the handle busy so that closing it waits forever: both
+ * fight the caller over the fd's lifetime.
  */
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
