@@ -130,6 +130,21 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
     expect(await codeOf(core.backups.get(SYSTEM_ACTOR, backup.id))).toBe('not_found');
   });
 
+  it('a backup turns successful together with its job\'s end: deleting it at that moment is never refused as in use', async () => {
+    const core = await setUp();
+    for (let round = 0; round < 3; round++) {
+      const { backup } = await core.backups.create(SYSTEM_ACTOR, { instance: 'app', type: 'full' });
+      // Poll as fast as the catalog answers, and delete at the first sight of the end.
+      for (;;) {
+        const b = await core.backups.get(SYSTEM_ACTOR, backup.id);
+        if (b.status === 'success') break;
+        expect(b.status).not.toBe('error');
+        await new Promise(setImmediate); // SQLite answers synchronously: let the job's own I/O run
+      }
+      expect(await codeOf(core.backups.remove(SYSTEM_ACTOR, backup.id))).toBe('ok');
+    }
+  });
+
   it('fires a missed run once at start, skips an overlapping run, and fires once across processes', async () => {
     const core = await setUp({ jobConcurrency: 0 }); // jobs stay queued: the first run is still "going"
     const s = await core.schedules.create(SYSTEM_ACTOR, { instance: 'app', cron: '0 3 * * *' });

@@ -155,7 +155,8 @@ export class BackupStore {
     return rows.map(toBackup);
   }
 
-  async update(id: number, p: BackupPatch): Promise<void> {
+  /** Updates inside the caller's transaction when `tx` is given. */
+  async update(id: number, p: BackupPatch, tx: Kysely<Database> = this.db): Promise<void> {
     const set: Partial<Selectable<BackupsTable>> = { updated_at: nowIso() };
     if (p.status !== undefined) set.status = p.status;
     if (p.statusInfo !== undefined) set.status_info = p.statusInfo;
@@ -172,7 +173,7 @@ export class BackupStore {
     if (p.model !== undefined) set.model = p.model;
     if (p.serial !== undefined) set.serial = p.serial;
     if (p.swVersion !== undefined) set.sw_version = p.swVersion;
-    await this.db.updateTable('backups').set(set).where('id', '=', id).execute();
+    await tx.updateTable('backups').set(set).where('id', '=', id).execute();
   }
 
   async remove(id: number): Promise<boolean> {

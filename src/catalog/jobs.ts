@@ -100,15 +100,15 @@ export class JobStore {
     return (await q.orderBy('id').execute()).map(toJob);
   }
 
-  async setState(id: number, state: JobState, error: string | null = null): Promise<void> {
+  async setState(id: number, state: JobState, error: string | null = null, tx: Kysely<Database> = this.db): Promise<void> {
     const now = nowIso();
     const terminal = !ACTIVE_JOB_STATES.includes(state);
-    await this.db.updateTable('jobs').set({ state, error, updated_at: now, ...(terminal ? { finished_at: now } : {}) }).where('id', '=', id).execute();
+    await tx.updateTable('jobs').set({ state, error, updated_at: now, ...(terminal ? { finished_at: now } : {}) }).where('id', '=', id).execute();
   }
 
-  async setProgress(id: number, p: JobProgress): Promise<void> {
+  async setProgress(id: number, p: JobProgress, tx: Kysely<Database> = this.db): Promise<void> {
     const now = nowIso();
-    await this.db.updateTable('jobs').set({ progress: JSON.stringify(p), updated_at: now, heartbeat_at: now }).where('id', '=', id).execute();
+    await tx.updateTable('jobs').set({ progress: JSON.stringify(p), updated_at: now, heartbeat_at: now }).where('id', '=', id).execute();
   }
 
   async heartbeat(worker: string): Promise<void> {

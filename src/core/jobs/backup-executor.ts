@@ -37,10 +37,7 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
     const id = ctx.job.backupId!;
     const b = await catalog.backups.get(id);
     if (!b) return { state: 'error', error: `backup ${id} no longer exists` };
-    const fail = async (message: string): Promise<JobOutcome> => {
-      await catalog.backups.update(id, { status: 'error', statusInfo: message });
-      return { state: 'error', error: message };
-    };
+    const fail = (message: string): JobOutcome => ({ state: 'error', error: message, backup: { status: 'error', statusInfo: message } });
     const instance = await catalog.instances.byId(b.instanceId);
     if (!instance) return fail('the instance no longer exists');
     await catalog.backups.update(id, { status: 'running', statusInfo: null });
@@ -95,8 +92,7 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
       } as const;
       // A backup's size is that of its backup file (what a download sends).
       const size = await backupFileSizeOr(repo, { ...b, ...done }, s.total_bytes_processed);
-      await catalog.backups.update(id, { ...done, size });
-      return { state: 'success' };
+      return { state: 'success', backup: { ...done, size } };
     } catch (err) {
       if (err instanceof CancelledError || ctx.signal.aborted) {
         const r: unknown = ctx.signal.reason;

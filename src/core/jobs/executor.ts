@@ -1,4 +1,4 @@
-import type { Job, JobProgress, JobState } from '../../catalog/index.js';
+import type { BackupPatch, Job, JobProgress, JobState } from '../../catalog/index.js';
 
 /** What a running job may do besides its work: report progress and learn that it should stop. */
 export interface JobContext {
@@ -11,6 +11,12 @@ export interface JobContext {
 export interface JobOutcome {
   state: JobState;
   error?: string | null;
+  /**
+   * The end of the job's backup record (a backup job's result), written in the same transaction
+   * as the job's end: no reader ever sees a finished backup whose job still runs (a delete in
+   * that gap would be refused as "in use").
+   */
+  backup?: BackupPatch;
 }
 
 export type Executor = (ctx: JobContext) => Promise<JobOutcome>;

@@ -131,9 +131,14 @@ export class JobRunner {
     }
     this.running.delete(job.id);
     await writing;
+    // A backup job that threw leaves its record in error too, not "running" for ever.
+    const backupEnd = outcome.backup ?? (job.kind === 'backup' && outcome.state === FAILED_STATE.backup ? { status: 'error' as const, statusInfo: outcome.error ?? null } : undefined);
     try {
-      await this.catalog.jobs.setProgress(job.id, last);
-      await this.catalog.jobs.setState(job.id, outcome.state, outcome.error ?? null);
+      await this.catalog.transaction(async (tx) => {
+        await this.catalog.jobs.setProgress(job.id, last, tx);
+        await this.catalog.jobs.setState(job.id, outcome.state, outcome.error ?? null, tx);
+        if (backupEnd && job.backupId !== null) await this.catalog.backups.update(job.backupId, backupEnd, tx);
+      });
     } catch (err) {
       this.opts.log(`job ${job.id}: recording its end failed`, err);
     }
