@@ -370,6 +370,48 @@ describe('check on a repository written by Coffer', () => {
   });
 });
 
+describe('check on object storage', () => {
+  /** A memory backend that says it is remote (as S3 and Azure do) and counts its reads of packs. */
+  class RemoteCountingBackend extends MemoryBackend {
+    packLoads = 0;
+    override capabilities() {
+      return { ...super.capabilities(), remote: true };
+    }
+    override async load(h: Handle, offset?: number, length?: number, into?: Uint8Array): Promise<Buffer> {
+      if (h.type === 'pack') this.packLoads++;
+      return super.load(h, offset, length, into);
+    }
+  }
+
+  it('walks the trees from whole tree packs, one request each, not one request per directory', async () => {
+    const backend = new RemoteCountingBackend();
+    const repo = await Repository.init(backend, PW, { kdf: TEST_KDF });
+    const dir = (name: string, subtree: ID): TreeNode => ({
+      name, type: 'dir', mode: 2 ** 31 + 0o755, mtime: '2024-01-01T00:00:00Z', atime: '2024-01-01T00:00:00Z',
+      ctime: '2024-01-01T00:00:00Z', uid: 0, gid: 0, content: null, subtree,
+    });
+    // 40 directories, each its own tree blob, all in one tree pack.
+    let tree: ID | undefined;
+    for (let depth = 0; depth < 40; depth++) {
+      const buf = encodeTree(tree ? [dir(`d${depth}`, tree)] : []);
+      await repo.blobSaver().save('tree', buf);
+      tree = hashId(buf);
+    }
+    await repo.saveSnapshot({ time: '2024-01-01T00:00:00Z', tree: tree!, paths: ['/src'], hostname: 'test' });
+    await repo.flush();
+    const treePacks = new Set(repo.index.lookupAll('tree', tree!).map((l) => l.packId));
+    expect(treePacks.size).toBe(1);
+
+    const reopened = await Repository.open(backend, PW);
+    await reopened.loadIndex();
+    backend.packLoads = 0;
+    const r = await check(reopened);
+    expect(r.errors).toEqual([]);
+    expect(r.trees).toBe(40);
+    expect(backend.packLoads).toBe(1);
+  });
+});
+
 describe('check on index files in other shapes', () => {
   it('accepts the old index format with a warning and reports invalid entries', async () => {
     const backend = new MemoryBackend();

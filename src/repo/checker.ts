@@ -384,8 +384,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
       // Every damaged copy is reported, but one good copy is enough to walk on (as restic loads blobs).
       for (const l of [loc, ...(treeCopies.get(job.id) ?? [])]) {
         try {
-          const sealed = await backend.load({ type: 'pack', name: l.packId }, l.blob.offset, l.blob.length);
-          plain = repo.decodeBlob(sealed, l.blob);
+          plain = repo.decodeBlob(await repo.loadSealed('tree', l), l.blob);
           break;
         } catch (err) {
           error(fileName('pack', l.packId), `${where}: cannot load: ${withoutPrefix(errorMessage(err), `blob ${job.id}: `)}`);

@@ -16,7 +16,7 @@ import { IntegrityError, NotFoundInRepoError, RepoError, RepoNotFoundError } fro
 import { type ID, hashId, isId } from './ids.js';
 import { DEFAULT_KDF, type KDFParams, addKey, openWithPassword } from './keys.js';
 import { mapLimit } from './concurrency.js';
-import { MasterIndex } from './master-index.js';
+import { type BlobLocation, MasterIndex } from './master-index.js';
 import { type BlobType, type PackedBlob, plaintextLength } from './pack.js';
 import { BlobSaver } from './blob-saver.js';
 import { type Snapshot, type SnapshotJSON, parseSnapshot, sortNewestFirst } from './snapshot.js';
@@ -125,6 +125,16 @@ export class Repository {
     return decodeBlob(this.key, sealed, blob);
   }
 
+  /**
+   * The blob's bytes as stored in its pack, not yet decoded. Trees of a remote repository come
+   * from their whole pack, fetched once (tree-pack-cache.ts); everything else is one ranged read.
+   */
+  loadSealed(type: BlobType, loc: BlobLocation): Promise<Buffer> {
+    return type === 'tree' && this.treePacks
+      ? this.treePacks.read(loc.packId, loc.blob.offset, loc.blob.length)
+      : this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
+  }
+
   /** Loads and verifies a blob; a damaged copy is skipped when the blob is stored elsewhere too. */
   async loadBlob(type: BlobType, id: ID): Promise<Buffer> {
     const copies = this.index.lookupAll(type, id);
@@ -132,10 +142,7 @@ export class Repository {
     let lastError: unknown;
     for (const loc of copies) {
       try {
-        const sealed = type === 'tree' && this.treePacks
-          ? await this.treePacks.read(loc.packId, loc.blob.offset, loc.blob.length)
-          : await this.backend.load({ type: 'pack', name: loc.packId }, loc.blob.offset, loc.blob.length);
-        return this.decodeBlob(sealed, loc.blob);
+        return this.decodeBlob(await this.loadSealed(type, loc), loc.blob);
       } catch (err) {
         lastError = err;
       }
