@@ -54,11 +54,6 @@ async function loadIntoSlot(load: Loader, sab: SharedArrayBuffer, size: number):
 export interface PackPoolOptions {
   /** Worker threads (default: one per core; 0 decodes on the calling thread). */
   workers?: number;
-  /**
-   * The calling thread decodes too, as one more decoder beside the workers. For check, whose main
-   * thread only reads: one worker fewer saves that isolate's memory at no cost in time.
-   */
-  inline?: boolean;
   /** The size most jobs need; a bigger restore run gets a buffer of its own for the job. */
   slotSize: number;
   /** Shared slots per decoder (default: one per worker, plus `readsInFlight` being read). */
@@ -98,7 +93,7 @@ export class PackWorkerPool {
     this.script = workerScript('pack-worker', import.meta.url);
     this.size = this.script ? opts.workers ?? defaultWorkerCount() : 0;
     this.slotSize = opts.slotSize;
-    if (opts.inline || this.size === 0) {
+    if (this.size === 0) {
       // Decryption allocates in small pieces: collect every 2 MiB decoded, as workers do.
       const collector = new GarbageCollector(2 * 1024 * 1024);
       this.inline = new PackJobs(key, (bytes) => collector.processed(bytes));
