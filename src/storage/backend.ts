@@ -1,7 +1,9 @@
 /**
  * The storage seam: one small interface every provider (local disk, S3, Azure) implements.
- * Providers stay plain; retry, connection limits and fault injection are wrappers (see
- * `wrappers.ts`). A backend knows file types and names, never what the bytes mean.
+ * Object-storage providers retry inside themselves (the SDKs' retry strategies, and `s3-retry.ts`
+ * for a body cut off mid-read); callers bound their requests by `capabilities().connections`;
+ * faults are injected by proxies in the tests (`test/support`), not here. A backend knows file
+ * types and names, never what the bytes mean.
  */
 
 /** The kinds of files a restic-format repository holds (design.rst "Repository Layout"). */
