@@ -100,6 +100,8 @@ export interface KantoOptions {
   learn?: boolean;
   noDir?: boolean;
   keepUploaded?: boolean;
+  /** Time between periodic backups after `activate` (default Kanto's 10 h). */
+  periodMs?: number;
   core?: Core;
   /** The device's broker URL when it differs from the probe's (a proxy in between). */
   deviceUrl?: string;
@@ -115,6 +117,7 @@ export async function startKanto(url: string, o: KantoOptions = {}): Promise<Kan
   const storageDir = path.join(work, 'kanto');
   const settings: KantoSettings = {
     mqtt: { url: o.deviceUrl ?? url, reconnectMs: 500 }, featureId: 'BackupAndRestore', mode: o.mode ?? 'strict', storageDir, keepUploaded: o.keepUploaded ?? false,
+    periodMs: o.periodMs ?? 10 * 3600_000,
     ...(o.learn ? {} : { thingId }), ...(o.noDir ? {} : { dir }),
   };
   const device = KantoDevice.start(core, settings, (msg, err) => {

@@ -327,6 +327,63 @@ describe.skipIf(!url)('Kanto File Backup over MQTT', () => {
   });
 });
 
+describe.skipIf(!url)('Kanto periodic backups: activate and deactivate', () => {
+  let k: KantoUnderTest;
+  const PERIOD_MS = 1500;
+  beforeAll(async () => {
+    k = await startKanto(url!, { periodMs: PERIOD_MS });
+  });
+  afterAll(async () => {
+    await k?.close();
+  });
+  const autoUploads = () => k.probe.property(k.thingId, 'autoUpload');
+  const started = () => k.probe.property(k.thingId, 'lastOperation').filter((v) => v.state === 'BACKUP_STARTED').map((v) => v.correlationId as string);
+
+  it("activate runs a backup at once and then every period, each with Kanto's generated id and the two-step upload; deactivate stops them", async () => {
+    const from = new Date(Date.now() - 1000).toISOString();
+    const to = new Date(Date.now() + 120_000).toISOString();
+    expect((await k.command('activate', { from, to }))!.body.status).toBe(204);
+    await k.probe.waitFor('autoUpload active', () => autoUploads().some((v) => v.active === true));
+    expect(autoUploads().at(-1)).toEqual({ active: true, startTime: new Date(from).toISOString(), endTime: new Date(to).toISOString() });
+
+    await k.state('lastOperation', 'backup_restore-id-1', 'BACKUP_FINISHED');
+    await k.probe.waitFor('the upload request of the first run', (m) => m.topic === 'e' && m.body?.path === '/features/BackupAndRestore/outbox/messages/request' && m.body.value?.correlationId === 'backup_restore-id-1#1');
+    await k.state('lastOperation', 'backup_restore-id-2', 'BACKUP_FINISHED');
+    const list = await k.core.backups.list(SYSTEM_ACTOR, { limit: 50, offset: 0 });
+    expect(list.items.map((b) => b.label)).toEqual(expect.arrayContaining(['backup_restore-id-1', 'backup_restore-id-2']));
+
+    expect((await k.command('deactivate', {}))!.body.status).toBe(204);
+    await k.probe.waitFor('autoUpload inactive', () => autoUploads().at(-1)?.active === false);
+    expect(autoUploads().at(-1)).toEqual({ active: false, startTime: null, endTime: null });
+    // A run already going may finish; none starts after it.
+    await new Promise((r) => setTimeout(r, 500));
+    const before = started().length;
+    await new Promise((r) => setTimeout(r, 2 * PERIOD_MS + 500));
+    expect(started().length).toBe(before);
+  });
+
+  it('the period ends by itself at its end time', async () => {
+    const seen = autoUploads().length;
+    const now = Date.now();
+    expect((await k.command('activate', { From: new Date(now).toISOString(), To: new Date(now + 500).toISOString() }))!.body.status).toBe(204);
+    await k.probe.waitFor('autoUpload active, then inactive', () => autoUploads().slice(seen).some((v) => v.active) && autoUploads().at(-1)?.active === false);
+    expect(autoUploads().at(-1)).toEqual({ active: false, startTime: null, endTime: null });
+  });
+
+  it("activate's error rows: an end before the start, times that are not RFC 3339 strings, a missing time", async () => {
+    const expect400 = async (value: unknown, message: RegExp) => {
+      const r = await k.command('activate', value);
+      expect(r!.body).toMatchObject({ status: 400, value: { status: 400, error: 'messages:parameter.invalid' } });
+      expect(r!.body.value.message).toMatch(message);
+    };
+    await expect400({ from: '2030-01-02T00:00:00Z', to: '2030-01-01T00:00:00Z' }, /^period end - 2030-01-01T00:00:00Z -  is before period start - 2030-01-02T00:00:00Z$/);
+    await expect400({ from: 1893456000, to: 1893542400 }, /^invalid 'activate' operation parameters: .*'from' must be an RFC 3339 time string/);
+    await expect400({ from: '2030-01-01T00:00:00Z' }, /'to' must be an RFC 3339 time string/);
+    await expect400({ from: 'tomorrow', to: '2030-01-01T00:00:00Z' }, /'from' must be an RFC 3339 time string/);
+    await expect400(null, /must be an object/);
+  });
+});
+
 describe.skipIf(!url)('Kanto thing id from edge/thing/response', () => {
   it('learns the thing id, answers on its topics, and re-announces the feature for a new id', async () => {
     const k = await startKanto(url!, { learn: true });

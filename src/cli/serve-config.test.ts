@@ -31,6 +31,9 @@ describe('serve settings', () => {
     expect(() => resolveServeConfig({ port: 'eighty' }, {})).toThrow(/--port: port must be a whole number/);
     expect(() => resolveServeConfig({}, { COFFER_JOBS: '-1' })).toThrow(UsageError);
     expect(() => resolveServeConfig({ role: 'boss' }, {})).toThrow(/role must be/);
+    expect(() => resolveServeConfig({ kantoPeriod: 'daily' }, {})).toThrow(/kanto-period: 'daily' is not a duration/);
+    expect(() => resolveServeConfig({ kantoPeriod: '0s' }, {})).toThrow(/kanto-period: it must be longer than 0/);
+    expect(resolveServeConfig({ kantoPeriod: '1h30m' }, {})['kanto-period']).toBe('1h30m');
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"prot": 1}');
     expect(() => resolveServeConfig({ config: path.join(dir, 'bad.json') }, {})).toThrow(/unknown setting prot/);
     fs.writeFileSync(path.join(dir, 'broken.json'), '{');

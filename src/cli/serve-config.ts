@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from './exit-codes.js';
+import { parseGoDuration } from '../mqtt/index.js';
 
 type Kind = 'string' | 'int' | 'bool';
 
@@ -41,6 +42,7 @@ export const SERVE_SETTINGS = {
   'kanto-mode': { kind: 'string', def: 'strict', help: 'which backup.dir a command may name: strict (only --kanto-dir) | scoped (it and below) | lax (any)' },
   'kanto-storage': { kind: 'string', def: undefined, help: 'staging directory for backup ZIPs and downloads (default <data-dir>/kanto)' },
   'kanto-keep-uploaded': { kind: 'bool', def: false, help: 'keep a backup ZIP after its upload succeeded' },
+  'kanto-period': { kind: 'string', def: '10h', help: 'time between the periodic backups that the Kanto activate command switches on (Go duration: 10h, 1h30m, 2s)' },
 } as const satisfies Record<string, { kind: Kind; def: string | number | boolean | undefined; help: string }>;
 
 export type SettingName = keyof typeof SERVE_SETTINGS;
@@ -116,6 +118,11 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   if ((out['port'] as number) > 65535) throw new UsageError('port must be at most 65535');
   if (!['strict', 'scoped', 'lax'].includes(out['kanto-mode'] as string)) throw new UsageError(`kanto-mode must be strict, scoped or lax, got ${String(out['kanto-mode'])}`);
   if (out['mqtt-url'] !== undefined && out['kanto-dir'] === undefined && out['kanto-mode'] !== 'lax') throw new UsageError('--kanto-dir is required with --mqtt-url unless --kanto-mode is lax');
+  try {
+    if (!(parseGoDuration(out['kanto-period'] as string) > 0)) throw new Error('it must be longer than 0');
+  } catch (err) {
+    throw new UsageError(`kanto-period: ${(err as Error).message}`);
+  }
   out['data-dir'] = path.resolve(out['data-dir'] as string);
   return { ...(out as Omit<ServeConfig, 'adminPassword' | 'adminApiKey'>), adminPassword: env['COFFER_ADMIN_PASSWORD'] || undefined, adminApiKey: env['COFFER_ADMIN_API_KEY'] || undefined } as ServeConfig;
 }

@@ -17,6 +17,8 @@ export interface KantoSettings {
   storageDir: string;
   /** Keep a backup's ZIP after its upload succeeded (Kanto's keepUploaded). */
   keepUploaded: boolean;
+  /** Time between periodic backups once `activate` switched them on (Kanto's period, 10h). */
+  periodMs: number;
 }
 
 export interface DeviceContext {

@@ -12,7 +12,8 @@ import { type Continuation, type DeviceContext, type KantoSettings, errorMessage
 import { type DittoEnvelope, type ErrorValue, answer, readCommand } from './envelope.js';
 import { type StatusProperty, StatusTracker, type StatusValue, featureCreation, propertyModify } from './feature.js';
 import { Operations } from './operations.js';
-import { OperationError, type OperationParams, executionFailed, parameterInvalid, readParams } from './params.js';
+import { OperationError, executionFailed, parameterInvalid, readParams } from './params.js';
+import { PeriodicBackups } from './periodic-backups.js';
 import {
   type CommandRoute, EDGE_THING_REQUEST, EDGE_THING_RESPONSE, EVENT_TOPIC, KANTO_COMMANDS,
   dittoThingTopic, isThingId, parseCommandTopic, replyTopic, seedCommands, thingIdOfDittoTopic,
@@ -27,6 +28,7 @@ export class KantoDevice {
   private readonly ctx: DeviceContext;
   private readonly uploads: Uploads;
   private readonly operations: Operations;
+  private readonly periodic: PeriodicBackups;
 
   private constructor(core: Core, private readonly settings: KantoSettings, private readonly log: (msg: string, err?: unknown) => void) {
     this.thing = settings.thingId;
@@ -44,6 +46,9 @@ export class KantoDevice {
     };
     this.uploads = new Uploads(this.ctx);
     this.operations = new Operations(this.ctx, this.uploads);
+    this.periodic = new PeriodicBackups(settings.periodMs, () => this.operations.backup(readParams('backup', null)), (value) => {
+      if (this.thing) this.publishEvent(propertyModify(this.thing, settings.featureId, 'autoUpload', value));
+    }, log);
   }
 
   /** Connects in the background: a broker that is down is retried, and `start` returns at once. */
@@ -66,6 +71,7 @@ export class KantoDevice {
 
   async stop(): Promise<void> {
     this.stopping.abort(new Error('Coffer is shutting down'));
+    this.periodic.stop();
     this.uploads.stop();
     await this.connection?.close();
   }
@@ -85,7 +91,7 @@ export class KantoDevice {
   /** The feature, then the status properties it had (the creation replaced them in the twin). */
   private announce(): void {
     if (!this.thing) return;
-    this.publishEvent(featureCreation(this.thing, this.settings.featureId));
+    this.publishEvent(featureCreation(this.thing, this.settings.featureId, this.periodic.value));
     this.ctx.lastOperation.republish();
     this.ctx.lastUpload.republish();
   }
@@ -146,7 +152,7 @@ export class KantoDevice {
     let next: Continuation;
     let error: ErrorValue | undefined;
     try {
-      next = await this.dispatch(m.operation, readParams(m.operation, m.value));
+      next = await this.dispatch(m.operation, m.value);
     } catch (err) {
       if (err instanceof OperationError) error = err.value;
       else {
@@ -159,13 +165,15 @@ export class KantoDevice {
     if (!error && next) void next().catch((err: unknown) => this.log(`Kanto ${m.operation} failed after its answer`, err));
   }
 
-  private async dispatch(operation: string, p: OperationParams): Promise<Continuation> {
+  private async dispatch(operation: string, value: unknown): Promise<Continuation> {
     switch (operation) {
-      case 'backup': return this.operations.backup(p);
-      case 'restore': return this.operations.restore(p);
-      case 'start': return this.uploads.start(p);
-      case 'cancel': return this.uploads.cancel(p);
-      case 'trigger': return this.uploads.trigger(p);
+      case 'backup': return this.operations.backup(readParams(operation, value));
+      case 'restore': return this.operations.restore(readParams(operation, value));
+      case 'start': return this.uploads.start(readParams(operation, value));
+      case 'cancel': return this.uploads.cancel(readParams(operation, value));
+      case 'trigger': return this.uploads.trigger(readParams(operation, value));
+      case 'activate': return this.periodic.activate(value);
+      case 'deactivate': return this.periodic.deactivate();
       default: throw parameterInvalid(400, `Unsupported operation '${operation}'!`);
     }
   }

@@ -3,6 +3,7 @@
  * keeps current: `lastOperation` (backup/restore) and `lastUpload`.
  */
 import { type DittoEnvelope, twinModify } from './envelope.js';
+import { type AutoUploadValue, INACTIVE } from './periodic-backups.js';
 
 export const FEATURE_DEFINITIONS = [
   'com.bosch.iot.suite.manager.backup:BackupAndRestore:1.0.0',
@@ -11,15 +12,15 @@ export const FEATURE_DEFINITIONS = [
 
 export const SUPPORTED_PROVIDERS = 'aws,azure,generic';
 
-export function featureCreation(thingId: string, featureId: string): DittoEnvelope {
+export function featureCreation(thingId: string, featureId: string, autoUpload: AutoUploadValue = INACTIVE): DittoEnvelope {
   return twinModify(thingId, `/features/${featureId}`, {
     definition: [...FEATURE_DEFINITIONS],
     properties: {
       type: 'file',
       context: 'edge',
       info: { supportedProviders: SUPPORTED_PROVIDERS },
-      // Coffer runs periodic backups by its own schedules, not by Kanto's activate/deactivate.
-      autoUpload: { active: false, startTime: null, endTime: null },
+      // Periodic backups switched by activate/deactivate (periodic-backups.ts).
+      autoUpload,
     },
   });
 }
@@ -89,6 +90,6 @@ export class StatusTracker {
   }
 }
 
-export function propertyModify(thingId: string, featureId: string, name: StatusProperty, value: StatusValue): DittoEnvelope {
+export function propertyModify(thingId: string, featureId: string, name: StatusProperty | 'autoUpload', value: StatusValue | AutoUploadValue): DittoEnvelope {
   return twinModify(thingId, `/features/${featureId}/properties/${name}`, value);
 }

@@ -4,3 +4,4 @@ export type { KantoSettings } from './context.js';
 export type { MqttSettings } from './connection.js';
 export { KANTO_MODES, type KantoMode } from './directory-mode.js';
 export { FEATURE_DEFINITIONS } from './feature.js';
+export { parseGoDuration } from './periodic-backups.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseDirectory } from './directory-mode.js';
 import { answer, readCommand } from './envelope.js';
 import { OperationError, readParams } from './params.js';
+import { parseGoDuration } from './periodic-backups.js';
 import { parseCommandTopic, replyTopic, thingIdOfDittoTopic } from './topics.js';
 
 describe('Kanto topics', () => {
@@ -71,5 +72,16 @@ describe('directory modes', () => {
     expect(() => chooseDirectory('/srv/kantoX', dir, 'scoped')).toThrow(/not permitted/);
     expect(chooseDirectory('/anywhere', undefined, 'lax')).toBe('/anywhere');
     expect(() => chooseDirectory(undefined, undefined, 'lax')).toThrow('backup directory not specified');
+  });
+});
+
+describe('Kanto periods', () => {
+  it('reads Go durations as Kanto writes its period', () => {
+    expect(parseGoDuration('10h')).toBe(36_000_000);
+    expect(parseGoDuration('1h30m')).toBe(5_400_000);
+    expect(parseGoDuration('2s')).toBe(2000);
+    expect(parseGoDuration('1.5s')).toBe(1500);
+    expect(parseGoDuration('250ms')).toBe(250);
+    for (const bad of ['', '10', 'h', '10 h', '10d', '-1s', '1h junk']) expect(() => parseGoDuration(bad), bad).toThrow(/is not a duration/);
   });
 });

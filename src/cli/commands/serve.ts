@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { buildApp } from '../../api/index.js';
 import { Core } from '../../core/index.js';
-import { KantoDevice, type KantoMode } from '../../mqtt/index.js';
+import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
 import { type ServeConfig, resolveServeConfig } from '../serve-config.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 
@@ -95,5 +95,6 @@ function startKanto(core: Core, cfg: ServeConfig, log: (msg: string, err?: unkno
     mode: cfg['kanto-mode'] as KantoMode,
     storageDir: path.resolve(cfg['kanto-storage'] ?? path.join(cfg['data-dir'], 'kanto')),
     keepUploaded: cfg['kanto-keep-uploaded'],
+    periodMs: parseGoDuration(cfg['kanto-period']),
   }, log);
 }
