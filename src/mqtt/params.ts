@@ -30,12 +30,22 @@ export interface OperationParams {
   message: string;
 }
 
+/** Kanto's 400 for a value its Go struct cannot take. */
+export function invalidParameters(operation: string, value: unknown, why: string): OperationError {
+  return parameterInvalid(400, `invalid '${operation}' operation parameters: ${JSON.stringify(value) ?? 'undefined'} (${why})`);
+}
+
+/** An object value's fields by lower-case key: Go's JSON decoding matches keys case-insensitively. */
+export function fieldsOf(value: object): Map<string, unknown> {
+  return new Map(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
 export function readParams(operation: string, value: unknown): OperationParams {
-  const bad = (why: string) => parameterInvalid(400, `invalid '${operation}' operation parameters: ${JSON.stringify(value) ?? 'undefined'} (${why})`);
+  const bad = (why: string) => invalidParameters(operation, value, why);
   const out: OperationParams = { correlationId: '', providers: [], options: {}, statusCode: '', message: '' };
   if (value === undefined || value === null) return out;
   if (typeof value !== 'object' || Array.isArray(value)) throw bad('the value must be an object');
-  const fields = new Map(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+  const fields = fieldsOf(value);
   const text = (key: string, name: string, numbersToo = false): string => {
     const v = fields.get(key);
     if (v === undefined || v === null) return '';

@@ -6,7 +6,7 @@
  * do. The `autoUpload` property tells the twin the state.
  */
 import { type Continuation, errorMessage } from './context.js';
-import { OperationError, parameterInvalid } from './params.js';
+import { OperationError, fieldsOf, invalidParameters, parameterInvalid } from './params.js';
 
 export interface AutoUploadValue {
   active: boolean;
@@ -40,10 +40,9 @@ interface Period {
 
 /** `activate`'s value: both times as RFC 3339 strings (Kanto panics on a missing one; here it is a 400). */
 export function readPeriod(value: unknown): Period {
-  const bad = (why: string) => parameterInvalid(400, `invalid 'activate' operation parameters: ${JSON.stringify(value) ?? 'undefined'} (${why})`);
+  const bad = (why: string) => invalidParameters('activate', value, why);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('the value must be an object with from and to');
-  // Go's JSON decoding matches keys case-insensitively.
-  const fields = new Map(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+  const fields = fieldsOf(value);
   const time = (key: 'from' | 'to'): { text: string; date: Date } => {
     const v = fields.get(key);
     if (typeof v !== 'string') throw bad(`'${key}' must be an RFC 3339 time string`);

@@ -29,7 +29,9 @@ import * as path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as yauzl from 'yauzl';
-import { DEFAULT_EXTRACT_LIMITS, RATIO_GRACE_BYTES, classifyZipError, fdWriter } from '../repo/index.js';
+import {
+  DEFAULT_EXTRACT_LIMITS, HOST_UNIX, S_IFDIR, S_IFLNK, classifyZipError, exceedsRatio, fdWriter, isDeflated, unixTypeOf, unreadableEntry,
+} from '../repo/index.js';
 import { parseEntryName, decodeEntryName } from './entry-names.js';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
 
@@ -53,13 +55,6 @@ export interface ExtractKantoZipOptions extends Partial<KantoZipLimits> {
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-/** "Version made by" host 3: Unix, the only host whose external attributes hold a mode. */
-const HOST_UNIX = 3;
-const STORE = 0;
-const DEFLATE = 8;
 
 interface PlannedEntry {
   readonly entry: yauzl.Entry;
@@ -126,19 +121,16 @@ async function plan(zip: yauzl.ZipFile, limits: KantoZipLimits, signal: AbortSig
   for await (const entry of zip.eachEntry()) {
     throwIfCancelled(signal, 'extraction');
     const name = decodeEntryName(entry.fileNameRaw);
-    if (entry.isEncrypted()) throw new TransferError(`refusing the ZIP: ${JSON.stringify(name)} is encrypted`);
-    if (entry.compressionMethod !== STORE && entry.compressionMethod !== DEFLATE) {
-      throw new TransferError(`refusing the ZIP: ${JSON.stringify(name)} uses compression method ${entry.compressionMethod}; only store and deflate are read`);
-    }
+    const unreadable = unreadableEntry(entry, name);
+    if (unreadable) throw new TransferError(`refusing the ZIP: ${unreadable.message}`);
     const parsed = parseEntryName(name);
-    const unixType = entry.versionMadeBy >> 8 === HOST_UNIX ? (entry.externalFileAttributes >>> 16) & S_IFMT : 0;
-    const isDirectory = parsed.isDirectory || unixType === S_IFDIR;
+    const isDirectory = parsed.isDirectory || unixTypeOf(entry) === S_IFDIR;
     if (isDirectory && entry.uncompressedSize !== 0) {
       throw new TransferError(`refusing the ZIP: directory entry ${JSON.stringify(name)} carries ${entry.uncompressedSize} bytes of data`);
     }
     total += entry.uncompressedSize;
     if (total > limits.maxTotalBytes) throw new TransferError(`refusing the ZIP: it expands to more than ${limits.maxTotalBytes} bytes`);
-    if (entry.compressionMethod === DEFLATE && entry.uncompressedSize > RATIO_GRACE_BYTES && entry.uncompressedSize > limits.maxRatio * entry.compressedSize) {
+    if (exceedsRatio({ deflated: isDeflated(entry), compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize }, limits.maxRatio)) {
       throw new TransferError(
         `refusing the ZIP (a zip bomb?): ${JSON.stringify(name)} expands ${entry.compressedSize} bytes to ${entry.uncompressedSize}, more than ${limits.maxRatio} times`,
       );
@@ -261,7 +253,7 @@ async function writeEntry(zip: yauzl.ZipFile, p: PlannedEntry, parent: string, s
 function permissionsOf(entry: yauzl.Entry): number | undefined {
   if (entry.versionMadeBy >> 8 !== HOST_UNIX) return undefined;
   // A link's 0777 says nothing about the file it becomes here.
-  if (((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK) return undefined;
+  if (unixTypeOf(entry) === S_IFLNK) return undefined;
   const bits = (entry.externalFileAttributes >>> 16) & 0o777;
   return bits === 0 ? undefined : bits;
 }

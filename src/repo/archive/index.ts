@@ -10,4 +10,5 @@ export {
 } from './plan.js';
 export { snapshotZipStream, writeSnapshotZip } from './write.js';
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits, type ExtractOptions, extractBackupZip } from './extract.js';
-export { RATIO_GRACE_BYTES, classifyZipError } from './zip-reader.js';
+export { classifyZipError } from './zip-reader.js';
+export { HOST_UNIX, S_IFDIR, S_IFLNK, exceedsRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';

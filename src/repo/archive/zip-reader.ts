@@ -12,6 +12,7 @@ import * as yauzl from 'yauzl';
 import { CancelledError, RepoError } from '../errors.js';
 import { BackupFileError, type BackupFileReason } from './errors.js';
 import { unsafePathReason } from './paths.js';
+import { S_IFDIR, S_IFLNK, exceedsRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';
 
 export type ZipEntryKind = 'file' | 'dir' | 'symlink';
 
@@ -31,17 +32,6 @@ export interface ZipListLimits {
   maxTotalBytes: number;
   maxRatio: number;
 }
-
-/** Small entries compress well for innocent reasons (a 1 KiB run of spaces); ratios count above this size. */
-export const RATIO_GRACE_BYTES = 1024 * 1024;
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-/** "Version made by" host 3: Unix, the only host whose external attributes hold a mode. */
-const HOST_UNIX = 3;
-const STORE = 0;
-const DEFLATE = 8;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -120,7 +110,7 @@ export class ZipReader {
         if (total > limits.maxTotalBytes) {
           throw new BackupFileError('too-large', `the ZIP expands to more than ${limits.maxTotalBytes} bytes`);
         }
-        if (item.deflated && item.uncompressedSize > RATIO_GRACE_BYTES && item.uncompressedSize > limits.maxRatio * item.compressedSize) {
+        if (exceedsRatio(item, limits.maxRatio)) {
           throw new BackupFileError('compression-ratio', `${JSON.stringify(item.path)} expands ${item.compressedSize} bytes to ${item.uncompressedSize} (more than ${limits.maxRatio} times)`);
         }
         items.push(item);
@@ -161,11 +151,9 @@ function toItem(entry: yauzl.Entry): ZipItem {
   } catch {
     throw new BackupFileError('unsafe-path', `an entry name is not valid UTF-8 (${entry.fileNameRaw.toString('hex')})`);
   }
-  if (entry.isEncrypted()) throw new BackupFileError('encrypted', `${JSON.stringify(name)} is encrypted`);
-  if (entry.compressionMethod !== STORE && entry.compressionMethod !== DEFLATE) {
-    throw new BackupFileError('unsupported-compression', `${JSON.stringify(name)} uses compression method ${entry.compressionMethod}; only store and deflate are read`);
-  }
-  const unixType = entry.versionMadeBy >> 8 === HOST_UNIX ? (entry.externalFileAttributes >>> 16) & S_IFMT : 0;
+  const unreadable = unreadableEntry(entry, name);
+  if (unreadable) throw new BackupFileError(unreadable.reason, unreadable.message);
+  const unixType = unixTypeOf(entry);
   const slash = name.endsWith('/');
   const path = slash ? name.slice(0, -1) : name;
   const why = unsafePathReason(path);
@@ -179,7 +167,7 @@ function toItem(entry: yauzl.Entry): ZipItem {
     kind,
     compressedSize: entry.compressedSize,
     uncompressedSize: entry.uncompressedSize,
-    deflated: entry.compressionMethod === DEFLATE,
+    deflated: isDeflated(entry),
     entry,
   };
 }
