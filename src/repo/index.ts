@@ -19,3 +19,4 @@ export { VERSION } from './version.js';
 export { formatTime } from './time.js';
 export * from './archive/index.js';
 export { fdWriter } from './fd-writer.js';
+export { PathEscapeError, relativeComponents, resolveBeneath, ensureDirBeneath, type ResolveResult, type EnsureOptions } from './beneath.js';
