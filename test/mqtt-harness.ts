@@ -105,6 +105,10 @@ export interface KantoOptions {
   core?: Core;
   /** The device's broker URL when it differs from the probe's (a proxy in between). */
   deviceUrl?: string;
+  /** Transfers to loopback and private addresses (default true here: the tests' receivers listen on 127.0.0.1). */
+  allowPrivateUrls?: boolean;
+  /** Largest download a restore accepts (default 1 GiB). */
+  maxDownloadBytes?: number;
 }
 
 export async function startKanto(url: string, o: KantoOptions = {}): Promise<KantoUnderTest> {
@@ -118,6 +122,7 @@ export async function startKanto(url: string, o: KantoOptions = {}): Promise<Kan
   const settings: KantoSettings = {
     mqtt: { url: o.deviceUrl ?? url, reconnectMs: 500 }, featureId: 'BackupAndRestore', mode: o.mode ?? 'strict', storageDir, keepUploaded: o.keepUploaded ?? false,
     periodMs: o.periodMs ?? 10 * 3600_000,
+    allowPrivateUrls: o.allowPrivateUrls ?? true, maxDownloadBytes: o.maxDownloadBytes ?? 1024 ** 3,
     ...(o.learn ? {} : { thingId }), ...(o.noDir ? {} : { dir }),
   };
   const device = KantoDevice.start(core, settings, (msg, err) => {

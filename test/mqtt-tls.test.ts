@@ -56,7 +56,7 @@ describe('Kanto over MQTT with TLS and broker credentials', () => {
     const logs: string[] = [];
     const device = KantoDevice.start(core, {
       mqtt: { reconnectMs: 300, ...mqtt }, thingId, featureId: 'BackupAndRestore', mode: 'strict', dir,
-      storageDir: path.join(dir + '-kanto'), keepUploaded: false, periodMs: 10 * 3600_000,
+      storageDir: path.join(dir + '-kanto'), keepUploaded: false, periodMs: 10 * 3600_000, allowPrivateUrls: true, maxDownloadBytes: 1024 ** 3,
     }, (msg, err) => {
       // As much of the error as any log could show: message, stack, cause and own properties.
       const line = err === undefined ? msg : `${msg} ${inspect(err, { depth: 6 })}`;

@@ -42,6 +42,8 @@ export const SERVE_SETTINGS = {
   'kanto-mode': { kind: 'string', def: 'strict', help: 'which backup.dir a command may name: strict (only --kanto-dir) | scoped (it and below) | lax (any)' },
   'kanto-storage': { kind: 'string', def: undefined, help: 'staging directory for backup ZIPs and downloads (default <data-dir>/kanto)' },
   'kanto-keep-uploaded': { kind: 'bool', def: false, help: 'keep a backup ZIP after its upload succeeded' },
+  'kanto-allow-private-urls': { kind: 'bool', def: false, help: 'let Kanto transfers (https.url) reach loopback, link-local and private addresses (off: any broker client could reach internal services)' },
+  'kanto-max-download-bytes': { kind: 'int', def: undefined, help: 'largest download a Kanto restore accepts, in bytes (default: --max-upload-bytes)' },
   'kanto-period': { kind: 'string', def: '10h', help: 'time between the periodic backups that the Kanto activate command switches on (Go duration: 10h, 1h30m, 2s)' },
 } as const satisfies Record<string, { kind: Kind; def: string | number | boolean | undefined; help: string }>;
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { type Actor, type Backup, type Core, CoreError, type Job, isTerminal } from '../core/index.js';
+import { type Actor, type Backup, type Core, CoreError, type Job, isTerminal, isUploaded } from '../core/index.js';
 
 /** The part every Kanto instance has: the directory. */
 export const KANTO_PART = 'dir';
@@ -77,9 +77,15 @@ function partPath(b: Backup): string {
   return p;
 }
 
+/**
+ * The correlation id Coffer recorded when it made the backup for a Kanto command; null for any
+ * other backup. Labels never count (anyone who may create or upload a backup chooses one), nor do
+ * uploaded files, whose metadata is the uploader's word.
+ */
 export function correlationOf(b: Backup): string | null {
+  if (isUploaded(b)) return null;
   const c = b.extra?.['kanto_correlation_id'];
-  return typeof c === 'string' ? c : b.label;
+  return typeof c === 'string' ? c : null;
 }
 
 /**

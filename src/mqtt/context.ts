@@ -19,6 +19,18 @@ export interface KantoSettings {
   keepUploaded: boolean;
   /** Time between periodic backups once `activate` switched them on (Kanto's period, 10h). */
   periodMs: number;
+  /**
+   * Let `https.url` (restores and uploads) reach loopback, link-local and private addresses. Any
+   * broker client may send a URL, so this is off unless the receivers are on the device's network.
+   */
+  allowPrivateUrls: boolean;
+  /** Largest download a restore accepts, in bytes. */
+  maxDownloadBytes: number;
+}
+
+/** The transfer settings every Kanto transfer takes from the server's configuration. */
+export function transferLimits(s: KantoSettings): { allowPrivateAddresses: boolean; maxBytes: number } {
+  return { allowPrivateAddresses: s.allowPrivateUrls, maxBytes: s.maxDownloadBytes };
 }
 
 export interface DeviceContext {

@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Backup } from '../core/index.js';
-import { TransferOptionsError, type TransferOptions, downloadFile, downloadSource, extractKantoZip } from '../transfer/index.js';
+import { TransferOptionsError, type TransferOptions, displayUrl, downloadFile, downloadSource, extractKantoZip } from '../transfer/index.js';
 import { correlationOf, ensureInstance, findByCorrelation, followJob, startBackup, writeKantoZip } from './coffer-backups.js';
-import { type Continuation, type DeviceContext, errorMessage, objectNameFor, timestampedName } from './context.js';
+import { type Continuation, type DeviceContext, errorMessage, objectNameFor, timestampedName, transferLimits } from './context.js';
 import { chooseDirectory, requireExisting } from './directory-mode.js';
 import { type OperationParams, executionFailed, givenOptions, parameterInvalid } from './params.js';
 import { Uploads } from './uploads.js';
@@ -86,7 +86,8 @@ export class Operations {
         const unpacked = await extractKantoZip(file, dir, { signal: this.ctx.signal });
         this.ctx.lastOperation.end(correlationId, 'RESTORE_FINISHED', { progress: 100 });
         await this.ctx.core.audit.record(this.ctx.actor(), 'kanto.restore', `kanto:${correlationId}`, {
-          dir, source: fromCoffer ? `backup:${fromCoffer.id}` : source, files: unpacked.files, directories: unpacked.directories,
+          dir, source: fromCoffer ? `backup:${fromCoffer.id}` : source, ...sourceDetail(options, source),
+          files: unpacked.files, directories: unpacked.directories,
         });
       } catch (err) {
         this.ctx.log(`Kanto restore ${correlationId} into ${dir} failed`, err);
@@ -129,11 +130,20 @@ export class Operations {
 
   private async download(options: TransferOptions, file: string, correlationId: string, requested: string): Promise<void> {
     await downloadFile(options, file, {
+      ...transferLimits(this.ctx.settings),
       signal: this.ctx.signal,
       ...(requested ? { objectName: objectNameFor(requested) } : {}),
       onProgress: (done, total) => this.ctx.lastOperation.progress(correlationId, total > 0 ? (done / total) * BACKUP_SHARE : 0),
     });
   }
+}
+
+/** Where a restore's download came from, for the audit log: the URL without user info and query, or the object. */
+function sourceDetail(options: TransferOptions, source: string | null): Record<string, string> {
+  if (source === 'https' && options['https.url']) return { url: displayUrl(options['https.url'].trim()) };
+  if (source === 'aws') return { bucket: options['aws.s3.bucket'] ?? '', ...(options['aws.object.key'] ? { key: options['aws.object.key'] } : {}) };
+  if (source === 'azure') return { container: options['azure.blob.container'] ?? '', ...(options['azure.blob.name'] ? { blob: options['azure.blob.name'] } : {}) };
+  return {};
 }
 
 /** Kanto's name, with `_01` … on a collision. */

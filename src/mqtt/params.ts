@@ -3,6 +3,7 @@
  * case-insensitively (`correlationID`, `correlationId`, `Options`), options are strings. Unlike
  * Kanto, `providers` may also be an object, as the seed's own example sends it.
  */
+import { displayUrl } from '../transfer/index.js';
 import type { ErrorValue } from './envelope.js';
 
 /** An answer other than 204, with Kanto's wording. */
@@ -30,9 +31,42 @@ export interface OperationParams {
   message: string;
 }
 
-/** Kanto's 400 for a value its Go struct cannot take. */
+/** Kanto's 400 for a value its Go struct cannot take (the value quoted as `quoteValue` shows it). */
 export function invalidParameters(operation: string, value: unknown, why: string): OperationError {
-  return parameterInvalid(400, `invalid '${operation}' operation parameters: ${JSON.stringify(value) ?? 'undefined'} (${why})`);
+  return parameterInvalid(400, `invalid '${operation}' operation parameters: ${quoteValue(value)} (${why})`);
+}
+
+/** Option and field names whose values are credentials: never quoted back. */
+const SECRET_NAME = /secret|signature|token|password|passwd|authorization|credential|cookie|api[._-]?key|\bsas\b/i;
+const QUOTE_DEPTH = 6;
+const QUOTE_ENTRIES = 50;
+const QUOTE_CHARS = 1000;
+
+/**
+ * A command's value for an error message, which every broker client can read: credentials
+ * redacted, URLs without user info and query, and bounded in depth and length, so that a value
+ * nested a million levels deep is quoted as briefly as any other (JSON.stringify would overflow).
+ */
+export function quoteValue(value: unknown): string {
+  const text = JSON.stringify(redacted(value, 0, undefined)) ?? 'undefined';
+  return text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}…` : text;
+}
+
+function redacted(v: unknown, depth: number, name: string | undefined): unknown {
+  if (name !== undefined && SECRET_NAME.test(name) && v !== null && v !== undefined && v !== '') return '<redacted>';
+  if (typeof v === 'string') return /^https?:\/\//i.test(v.trim()) ? withoutSecrets(v) : v;
+  if (typeof v !== 'object' || v === null) return v;
+  if (depth >= QUOTE_DEPTH) return '…';
+  if (Array.isArray(v)) return v.slice(0, QUOTE_ENTRIES).map((x) => redacted(x, depth + 1, undefined));
+  return Object.fromEntries(Object.entries(v).slice(0, QUOTE_ENTRIES).map(([k, x]) => [k, redacted(x, depth + 1, k)]));
+}
+
+function withoutSecrets(url: string): string {
+  try {
+    return displayUrl(url.trim());
+  } catch {
+    return url;
+  }
 }
 
 /** An object value's fields by lower-case key: Go's JSON decoding matches keys case-insensitively. */

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TransferOptionsError, type TransferOptions, uploadFile, uploadProvider } from '../transfer/index.js';
-import { type Continuation, type DeviceContext, errorMessage, objectNameFor } from './context.js';
+import { type Continuation, type DeviceContext, errorMessage, objectNameFor, transferLimits } from './context.js';
 import { outboxMessage } from './envelope.js';
 import { type OperationParams, executionFailed, givenOptions, parameterInvalid } from './params.js';
 
@@ -130,6 +130,7 @@ export class Uploads {
     status.begin(u.parentId, 'UPLOADING', Object.keys(info).length ? (info as Record<string, string>) : null);
     try {
       const { location } = await uploadFile(u.file, options, {
+        ...transferLimits(this.ctx.settings),
         signal: AbortSignal.any([u.abort.signal, this.ctx.signal]),
         ...(u.objectName ? { objectName: u.objectName } : {}),
         onProgress: (done, total) => status.progress(u.parentId, total > 0 ? (done / total) * 100 : 0),

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { AnonymousCredential, BlockBlobClient, RestError, newPipeline } from '@azure/storage-blob';
-import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
+import { TransferCancelledError, TransferError, describeError, errorCode, throwIfCancelled } from './errors.js';
 import { type DownloadBody, uploadSize } from './local-file.js';
 import { type AzureSettings, type TransferControl, displayUrl } from './options.js';
 
@@ -61,16 +61,17 @@ export async function azureDownloadBody(s: AzureSettings, name: string, c: Trans
   }
 }
 
-/** Azure's error code and HTTP status, with the first line of its message (the rest is request ids). */
+/** Azure's error code and HTTP status; the first line of its message only in `detail`. */
 function azureError(err: unknown, what: string, signal: AbortSignal | undefined): TransferError {
   if (err instanceof TransferError) return err;
   if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return new TransferCancelledError(`${what} cancelled`, { cause: err });
   if (err instanceof RestError) {
     const head = (err.message ?? '').split('\n')[0]?.trim() ?? '';
     const code = err.code ?? (err.details as { errorCode?: string } | undefined)?.errorCode;
-    const parts = [code, err.statusCode !== undefined ? `(HTTP ${err.statusCode})` : undefined].filter(Boolean).join(' ');
+    const parts = [code !== undefined ? errorCode(code) : undefined, err.statusCode !== undefined ? `(HTTP ${err.statusCode})` : undefined].filter(Boolean).join(' ');
     if (err.statusCode === undefined && !code) return new TransferError(`${what} failed: ${describeError(err)}`, { cause: err });
-    return new TransferError(`${what} failed: ${parts}${head && head !== code ? `: ${head}` : ''}`, { cause: err });
+    // The code and status only: the message is the server's own text (for the local log, in `detail`).
+    return new TransferError(`${what} failed: ${parts}`, { cause: err, detail: head });
   }
   return new TransferError(`${what} failed: ${describeError(err)}`, { cause: err });
 }

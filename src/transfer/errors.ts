@@ -12,9 +12,17 @@ export class TransferOptionsError extends Error {
 }
 
 export class TransferError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /**
+   * What the remote server said (the start of its error body): for the local log only. Messages
+   * travel to clients (Kanto's `e` topic), and a foreign server's words must not: they would make
+   * Coffer a reader of internal services for anyone who can name a URL.
+   */
+  detail?: string;
+
+  constructor(message: string, options?: ErrorOptions & { detail?: string }) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.detail) this.detail = options.detail;
   }
 }
 
@@ -34,4 +42,9 @@ export function describeError(err: unknown): string {
   // AggregateError (node's happy-eyeballs connect) hides the per-address reasons.
   if (err instanceof AggregateError && !err.message) parts.splice(0, 1, err.errors.map(describeError).join('; '));
   return parts.join(' ');
+}
+
+/** A storage server's error code (S3's `Code`, Azure's `x-ms-error-code`) as a plain token: a foreign server chooses it. */
+export function errorCode(code: string): string {
+  return /^[A-Za-z0-9._-]{1,64}$/.test(code) ? code : 'UnrecognizedError';
 }

@@ -10,6 +10,7 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tls from 'node:tls';
+import { checkLiteralHost, publicOnlyLookup } from './address-guard.js';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
 import { type DownloadBody, uploadSize } from './local-file.js';
 import { type HttpSettings, type TransferControl, displayUrl } from './options.js';
@@ -18,7 +19,7 @@ import { ByteCounter } from './progress.js';
 /** A connection silent this long is given up: a stalled server must not hold a transfer forever. */
 const IDLE_TIMEOUT_MS = 5 * 60_000;
 const MAX_REDIRECTS = 10;
-/** How much of an error response's body goes into the message. */
+/** How much of an error response's body is kept for the local log (never in the message). */
 const ERROR_BODY_CHARS = 300;
 /** Headers that describe the body, which this module sets from the file itself (Go's client ignores them too). */
 const BODY_HEADERS = new Set(['content-length', 'transfer-encoding']);
@@ -40,8 +41,7 @@ export async function httpUpload(file: string, s: HttpSettings, c: TransferContr
     await pipeline(fs.createReadStream(file), counter, req);
   });
   if (!isSuccess(res.statusCode)) {
-    const body = await bodyStart(res);
-    throw new TransferError(`upload failed - code: ${res.statusCode}, status: ${statusText(res)}${body ? ` - ${body}` : ''}`);
+    throw new TransferError(`upload failed - code: ${res.statusCode}, status: ${statusText(res)}`, { detail: await bodyStart(res) });
   }
   res.resume();
   return { location: displayUrl(s.url) };
@@ -65,8 +65,7 @@ export async function httpDownloadBody(s: HttpSettings, c: TransferControl): Pro
       continue;
     }
     if (!isSuccess(res.statusCode)) {
-      const body = await bodyStart(res);
-      throw new TransferError(`download failed - code: ${res.statusCode}, status: ${statusText(res)}${body ? ` - ${body}` : ''}`);
+      throw new TransferError(`download failed - code: ${res.statusCode}, status: ${statusText(res)}`, { detail: await bodyStart(res) });
     }
     const length = res.headers['content-length'];
     const total = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
@@ -83,12 +82,20 @@ function send(
   write: (req: http.ClientRequest) => Promise<void>,
 ): Promise<http.IncomingMessage> {
   throwIfCancelled(c.signal, what);
+  if (!c.allowPrivateAddresses) {
+    try {
+      checkLiteralHost(url);
+    } catch (err) {
+      return Promise.reject(new TransferError(`${what} failed: ${describeError(err)}`, { cause: err }));
+    }
+  }
   const extraCa = [s.ca, c.ca].filter((x): x is string => x !== undefined);
   const options: https.RequestOptions = {
     method,
     headers,
     // One connection per transfer: nothing is kept alive after it (Node 20's global agent would).
     agent: false,
+    ...(c.allowPrivateAddresses ? {} : { lookup: publicOnlyLookup }),
     ...(extraCa.length > 0 ? { ca: [...tls.rootCertificates, ...extraCa] } : {}),
     ...(c.signal ? { signal: c.signal } : {}),
   };
@@ -146,9 +153,12 @@ function isRedirect(code: number | undefined): boolean {
   return code === 301 || code === 302 || code === 303 || code === 307 || code === 308;
 }
 
-/** Go's `resp.Status`, which Kanto's messages quote: "500 Internal Server Error". */
+/**
+ * Go's `resp.Status`, which Kanto's messages quote: "500 Internal Server Error". The reason phrase
+ * is the standard one for the code, not the server's: the server's own text is its words too.
+ */
 function statusText(res: http.IncomingMessage): string {
-  return `${res.statusCode} ${res.statusMessage ?? ''}`.trim();
+  return `${res.statusCode} ${http.STATUS_CODES[res.statusCode ?? 0] ?? ''}`.trim();
 }
 
 /** The start of an error response's body, on one line; the rest is discarded. */

@@ -4,6 +4,7 @@
  * half-written archive is never left to be mistaken for a whole one).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
@@ -43,8 +44,13 @@ export async function downloadInto(toFile: string, c: TransferControl, what: str
     throw new TransferError(`cannot create ${toFile}: ${describeError(err)}`, { cause: err });
   }
   try {
+    const limit = await downloadLimit(path.dirname(toFile), c.maxBytes);
     const { body, total } = await open();
-    const counter = new ByteCounter(total ?? 0, c.onProgress);
+    if (total !== undefined && total > limit.bytes) {
+      if ('destroy' in body && typeof body.destroy === 'function') body.destroy();
+      throw new TransferError(`${what} refused: it is ${total} bytes, larger than ${limit.what} (${limit.bytes} bytes)`);
+    }
+    const counter = new ByteCounter(total ?? 0, c.onProgress, limit.bytes, () => new TransferError(`${what} stopped: it is larger than ${limit.what} (${limit.bytes} bytes)`));
     try {
       await pipeline(body, counter, fdWriter(fd), ...(c.signal ? [{ signal: c.signal }] : []));
     } catch (err) {
@@ -65,4 +71,17 @@ export async function downloadInto(toFile: string, c: TransferControl, what: str
     fs.rmSync(toFile, { force: true });
     throw err;
   }
+}
+
+/** The most a download may write: the caller's cap, or less when the disk has less room. */
+async function downloadLimit(dir: string, maxBytes: number | undefined): Promise<{ bytes: number; what: string }> {
+  const cap = maxBytes ?? Number.POSITIVE_INFINITY;
+  let free = Number.POSITIVE_INFINITY;
+  try {
+    const st = await fs.promises.statfs(dir);
+    free = st.bavail * st.bsize;
+  } catch {
+    // No statfs here (an unusual filesystem): the cap alone applies, and ENOSPC still ends the write.
+  }
+  return free < cap ? { bytes: free, what: `the free space in ${dir}` } : { bytes: cap, what: 'the download limit' };
 }

@@ -23,6 +23,13 @@ export interface TransferControl {
    * `serverCert`); added to the system's roots, as is the request's `https.ca`.
    */
   ca?: string;
+  /**
+   * Let HTTP(S) transfers reach loopback, link-local and private addresses. Off by default: URLs
+   * come from the network, and such addresses are this host's and its network's internal services.
+   */
+  allowPrivateAddresses?: boolean;
+  /** Largest download accepted, in bytes; a longer body is cut off and its file removed. */
+  maxBytes?: number;
 }
 
 export type UploadProviderName = 'aws' | 'azure' | 'generic';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
+import { TransferCancelledError, TransferError, describeError, errorCode, throwIfCancelled } from './errors.js';
 import { type DownloadBody, uploadSize } from './local-file.js';
 import { type AwsSettings, type TransferControl } from './options.js';
 
@@ -97,8 +97,8 @@ function s3Error(err: unknown, what: string, signal: AbortSignal | undefined): T
   if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return new TransferCancelledError(`${what} cancelled`, { cause: err });
   if (err instanceof S3ServiceException) {
     const status = err.$metadata.httpStatusCode;
-    const text = err.message && err.message !== err.name && err.message !== 'UnknownError' ? `: ${err.message}` : '';
-    return new TransferError(`${what} failed: ${err.name}${status !== undefined ? ` (HTTP ${status})` : ''}${text}`, { cause: err });
+    // The code and status only: the message is the server's own text (for the local log, in `detail`).
+    return new TransferError(`${what} failed: ${errorCode(err.name)}${status !== undefined ? ` (HTTP ${status})` : ''}`, { cause: err, detail: err.message });
   }
   return new TransferError(`${what} failed: ${describeError(err)}`, { cause: err });
 }

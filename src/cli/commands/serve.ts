@@ -96,5 +96,7 @@ function startKanto(core: Core, cfg: ServeConfig, log: (msg: string, err?: unkno
     storageDir: path.resolve(cfg['kanto-storage'] ?? path.join(cfg['data-dir'], 'kanto')),
     keepUploaded: cfg['kanto-keep-uploaded'],
     periodMs: parseGoDuration(cfg['kanto-period']),
+    allowPrivateUrls: cfg['kanto-allow-private-urls'],
+    maxDownloadBytes: cfg['kanto-max-download-bytes'] ?? cfg['max-upload-bytes'],
   }, log);
 }
