@@ -2,7 +2,7 @@
  * The Riverbed npm.backup 1.0 dialect (seed 002) end to end, on SQLite and PostgreSQL: every route
  * of the seed replayed against a real Core whose built-in instance `device` backs up a temporary
  * tree; every backup status word reached (started, completed, failed, uploading); the backup file
- * downloaded (exact Content-Length, `unzip -t`), uploaded back and restored exactly; hostile files
+ * downloaded (exact Content-Length, `unzip -t`), uploaded back and restored (merge: uploads never delete); hostile files
  * refused; one restore at a time; restore_status from not_run to completed; factory reset;
  * 401/403/404. Then the seed's requests over real HTTP against a `coffer serve` process.
  */
@@ -214,7 +214,7 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(head.rawPayload.length).toBe(0);
   });
 
-  it('POST /backups/upload over real HTTP: listed as uploading while the body arrives, then a new completed backup; its restore puts the tree back exactly', async () => {
+  it('POST /backups/upload over real HTTP: listed as uploading while the body arrives, then a new completed backup; its restore puts back what it holds (merge: an upload never deletes)', async () => {
     const file = (await download(first.id)).body;
     await api.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = api.app.server.address() as AddressInfo;
@@ -246,7 +246,8 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(again.status).toBe(200);
     expect(again.body.length).toBe(up.size);
 
-    // The device changes: a file added, one changed, one removed. The restore (exact) undoes all three.
+    // The device changes: a file added, one changed, one removed. The restore undoes the change and the removal;
+    // an uploaded backup is the uploader's word, not the device as Coffer read it, so it is restored merge: the added file stays.
     writeTree(tree, { 'added-later.txt': 'new', 'etc/app.conf': 'mode=slow\n' });
     fs.rmSync(path.join(tree, 'logs/today.log'));
     expect(manifest(tree)).not.toEqual(firstState);
@@ -254,8 +255,10 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(Object.keys(accepted).sort()).toEqual(RESTORE_STATUS_FIELDS);
     expect(accepted.status).toBe('started');
     expect(done.status, done.status_message).toBe('completed');
+    expect(done.status_message).toMatch(/uploaded backup: restored merge/);
+    expect(fs.readFileSync(path.join(tree, 'added-later.txt'), 'utf8')).toBe('new');
+    fs.rmSync(path.join(tree, 'added-later.txt'));
     expect(manifest(tree)).toEqual(firstState);
-    expect(fs.existsSync(path.join(tree, 'added-later.txt'))).toBe(false);
   }, 120_000);
 
   describe('hostile uploads are 400 and leave the list as it was', () => {
@@ -486,9 +489,9 @@ describe('Riverbed npm.backup 1.0 over real HTTP (coffer serve)', () => {
       const uploaded = await up.json() as { id: string; status: string };
       expect(up.status, JSON.stringify(uploaded)).toBe(201);
       expect(uploaded.status).toBe('completed');
-      // backup: restore (exact)
+      // backup: restore (exact: the device's own whole backup; an uploaded one would only merge)
       writeTree(root, { 'stray.txt': 'added after the backup' });
-      const restore = await json('POST', `/backups/items/${uploaded.id}/restore`);
+      const restore = await json('POST', `/backups/items/${done.id}/restore`);
       expect(restore.status, restore.text).toBe(202);
       expect(restore.body.status).toBe('started');
       // restore_status: get

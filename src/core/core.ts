@@ -15,7 +15,7 @@ import { ConfigurationService } from './configuration/index.js';
 import { BUILTIN_INSTANCE, InstanceService } from './instances.js';
 import { backupExecutor } from './jobs/backup-executor.js';
 import { JobEvents } from './jobs/events.js';
-import { restoreExecutor } from './jobs/restore-executor.js';
+import { removeOrphanedStaging, restoreExecutor } from './jobs/restore-executor.js';
 import { retentionExecutor } from './jobs/retention-executor.js';
 import { JobRunner } from './jobs/runner.js';
 import { JobService } from './jobs.js';
@@ -158,6 +158,8 @@ export class Core {
       onFinished: (job) => this.afterJob(job),
       onOrphan: async (job, reason) => {
         if (job.kind === 'backup' && job.backupId) await this.catalog.backups.update(job.backupId, { status: 'error', statusInfo: reason });
+        // What the interrupted restore had staged holds restored data beside its destinations: removed.
+        if (job.kind === 'restore') await removeOrphanedStaging(this.catalog, job, this.configuration).catch((err: unknown) => this.log(`job ${job.id}: could not remove its restore staging`, err));
       },
     });
     await this.runner.start();

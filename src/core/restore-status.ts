@@ -29,7 +29,8 @@ const MESSAGE: Record<JobState, (backup: string, error: string | null) => string
   scheduled: (b) => `the restore of ${b} is queued`,
   running: (b) => `restoring ${b}`,
   uploading: (b) => `restoring ${b}`,
-  completed: (b) => `${b} was restored`,
+  // A completed restore may carry a note (an `exact` restore done `merge`, for one).
+  completed: (b, e) => (e ? `${b} was restored (${e})` : `${b} was restored`),
   completed_with_errors: (b, e) => `${b} was restored with errors: ${e ?? 'see the job'}`,
   failed: (b, e) => `the restore of ${b} failed: ${e ?? 'no reason recorded'}`,
   success: (b) => `${b} was restored`,

@@ -11,6 +11,7 @@ export interface OwnPartsRestore {
   job: Job;
   backup: Backup;
   target: Instance;
+  /** Held under the restore's shared lock (a prune cannot repack what is read); read it only while `restore` runs. */
   repo: Repository;
   snapshot: Snapshot;
   signal: AbortSignal;

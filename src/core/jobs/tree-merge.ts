@@ -3,6 +3,11 @@
  * appears whole; a directory present on both sides is merged, and anything else in the way is
  * replaced (never followed: a symlink where the backup has a directory is removed, not entered).
  * With `exact`, entries the backup does not have are deleted, so the target ends up equal to it.
+ *
+ * No link is followed anywhere: `dst`'s parent must already be a real directory (the caller made
+ * it with `ensureDirBeneath`, or it is a part's own directory), and below it every directory is
+ * entered only after `lstat` showed a directory. Nothing is created on the way with a recursive
+ * `mkdir`, which would follow a link planted in a middle component.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -13,10 +18,7 @@ export async function mergeTree(src: string, dst: string, exact: boolean): Promi
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (!d) {
-    await fs.mkdir(path.dirname(dst), { recursive: true });
-    return move(src, dst);
-  }
+  if (!d) return move(src, dst);
   if (s.isDirectory() && d.isDirectory()) {
     const entries = await fs.readdir(src);
     for (const e of entries) await mergeTree(path.join(src, e), path.join(dst, e), exact);
@@ -26,7 +28,7 @@ export async function mergeTree(src: string, dst: string, exact: boolean): Promi
     }
     await fs.chmod(dst, s.mode & 0o7777);
     if (process.getuid?.() === 0) await fs.lchown(dst, s.uid, s.gid).catch(() => {});
-    await fs.utimes(dst, s.atime, s.mtime);
+    await fs.lutimes(dst, s.atime, s.mtime);
     await fs.rmdir(src);
     return;
   }

@@ -1,9 +1,11 @@
 /**
  * Riverbed's restores: `POST /backups/items/{id}/restore` puts the device back exactly as the
  * backup holds it (core's `exact` mode: what the backup lacks is erased; Coffer's configuration
- * comes back too), `POST /backups/reset_factory` resets Coffer's own configuration to its
- * first-start state (no repository and no backup is deleted), and `GET /restore_status` tells
- * how the latest of them went. One restore of the device at a time: core answers 409.
+ * comes back too). Core decides whether `exact` applies: a partial or uploaded backup is restored
+ * `merge` (nothing it lacks is erased) and the restore status says so. `POST /backups/reset_factory`
+ * resets Coffer's own configuration to its first-start state (no repository and no backup is
+ * deleted), and `GET /restore_status` tells how the latest of them went. One restore of the
+ * device at a time: core answers 409.
  */
 import { restoreStatusOfJob, restoreStatusOfReset } from '../../../core/index.js';
 import { actorOf } from '../../plugins/auth.js';
@@ -20,6 +22,7 @@ export const riverbedRestoreRoutes: RoutesPlugin = async (app) => {
     schema: {
       tags, summary: 'Restore this backup into the device',
       description: 'Roles: admin. No request body. The device\'s parts become exactly what the backup holds (files added since are removed) and Coffer\'s configuration is put back; '
+        + 'a partial or uploaded backup only puts back what it holds (nothing is removed; the restore status says so); '
         + 'Coffer restarts its services (not the process) when done. Answers 202 with the restore status (`started`); follow GET /restore_status. 409 while another restore runs or the backup has not completed.',
       params: S.IdParams, response: riverbedReplies({ 202: S.RestoreStatus }, [...BODY_ERRORS, 404, 409]),
     },
