@@ -27,6 +27,7 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
     if (!source || !target) return { state: 'failed', error: 'the instance no longer exists' };
     const targetParts = new Map(partsOf(target.parts).map((p) => [p.name, p]));
     const warnings: string[] = [];
+    const notices: string[] = [];
     const plan: { name: string; from: string; to: string; include: string[] }[] = [];
     for (const { name, from } of backedUpParts(b, source, ownParts)) {
       // Into its own instance, a part the instance no longer has (a factory reset dropped it) goes back where it was read from.
@@ -87,12 +88,12 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
       }
     }
     if (own) {
-      const warning = await ownParts!.restore({ job: ctx.job, backup: b, target, repo, snapshot, signal: ctx.signal });
+      const warning = await ownParts!.restore({ job: ctx.job, backup: b, target, repo, snapshot, signal: ctx.signal, notice: (m) => notices.push(m) });
       if (warning) warnings.unshift(warning);
     }
     ctx.progress({ files_done: filesDone, bytes_done: bytesDone, files_total: filesDone, bytes_total: bytesDone, errors });
-    if (errors > 0 || warnings.length > 0) return { state: 'completed_with_errors', error: warnings.slice(0, 5).join('; ') || `${errors} errors` };
-    return { state: 'completed' };
+    if (errors > 0 || warnings.length > 0) return { state: 'completed_with_errors', error: [...warnings.slice(0, 5), ...notices].join('; ') || `${errors} errors` };
+    return { state: 'completed', error: notices.length ? notices.join('; ') : null };
   };
 }
 
