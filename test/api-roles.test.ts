@@ -76,7 +76,7 @@ describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
     { method: 'POST', route: '/api/v1/backup/create', url: () => '/api/v1/backup/create', body: () => ({ instance: 'matrix', type: 'incremental' }), ok: OPERATORS(201) },
     { method: 'GET', route: '/api/v1/backup/list', url: () => '/api/v1/backup/list', ok: ALL(200) },
     { method: 'GET', route: '/api/v1/backup/{backup_id}', url: () => `/api/v1/backup/${fx.backup}`, ok: ALL(200) },
-    { method: 'GET', route: '/api/v1/backup/{backup_id}/file', url: () => `/api/v1/backup/${fx.backup}/file`, ok: ALL(200) },
+    { method: 'GET', route: '/api/v1/backup/{backup_id}/file', url: () => `/api/v1/backup/${fx.backup}/file`, ok: OPERATORS(200) },
     // Not a backup file: an operator passes the role check and meets the 400.
     { method: 'POST', route: '/api/v1/backup/upload', url: () => '/api/v1/backup/upload?instance=matrix', raw: { type: 'application/octet-stream', data: Buffer.from('not a zip') }, ok: OPERATORS(400) },
     { method: 'POST', route: '/api/v1/backup/restore/{backup_id}', url: () => `/api/v1/backup/restore/${fx.backup}`, body: () => ({ target: 'target' }), ok: ADMIN(202) },

@@ -62,7 +62,7 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(r.status, r.text).toBe(201);
     return r.body;
   };
-  const download = async (id: string, as: Who = 'viewer') => {
+  const download = async (id: string, as: Who = 'backup_operator') => {
     const r = await api.app.inject({ method: 'GET', url: `${BASE}/backups/items/${id}/file`, headers: as === 'none' ? {} : { 'x-api-key': api.keys[as] } });
     return { status: r.statusCode, headers: r.headers, body: r.rawPayload };
   };
@@ -208,7 +208,7 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     const listing = execFileSync('unzip', ['-Z1', zip]).toString().split('\n');
     expect(listing).toContain('manifest.json');
     expect(listing.some((l) => l.endsWith('etc/app.conf'))).toBe(true);
-    const head = await api.app.inject({ method: 'HEAD', url: `${BASE}/backups/items/${first.id}/file`, headers: { 'x-api-key': api.keys.viewer } });
+    const head = await api.app.inject({ method: 'HEAD', url: `${BASE}/backups/items/${first.id}/file`, headers: { 'x-api-key': api.keys.backup_operator } });
     expect(head.statusCode).toBe(200);
     expect(Number(head.headers['content-length'])).toBe(first.size);
     expect(head.rawPayload.length).toBe(0);
@@ -352,7 +352,8 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
       ['GET', '/backups', '/backups', ALL],
       ['POST', '/backups', '/backups', { backup_operator: 201, admin: 201 }],
       ['GET', '/backups/items/{id}', `/backups/items/${first.id}`, ALL],
-      ['GET', '/backups/items/{id}/file', `/backups/items/${first.id}/file`, ALL],
+      // Backed-up content: not for viewers (backup.download).
+      ['GET', '/backups/items/{id}/file', `/backups/items/${first.id}/file`, { backup_operator: 200, admin: 200 }],
       // Operators pass the role check and meet the bad file.
       ['POST', '/backups/upload', '/backups/upload', { backup_operator: 400, admin: 400 }, { type: 'application/octet-stream', data: Buffer.from('not a zip') }],
       // The admin passes the role check and meets the backup that failed.

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../src/core/index.js';
 import { type ApiUnderTest, startApi, writeTree } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
 import { manifest, pseudoRandom, tempDir } from './helpers.js';
@@ -61,7 +62,8 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
   const backupDone = async (self: string) => {
     const seen = new Set<string>();
     const b = await until(`backup ${self}`, async () => {
-      const r = await api.call('GET', self, { as: 'viewer' });
+      // An operator: the archive link is a download, which viewers do not get.
+      const r = await api.call('GET', self, { as: 'backup_operator' });
       expect(r.status).toBe(200);
       seen.add(r.body.status);
       return ['success', 'error'].includes(r.body.status) ? r.body : undefined;
@@ -188,7 +190,7 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
         '/v1/archives/not-a-token/backup.zip',
       ];
       const backup = await api.core.backups.get({ name: 'test', role: 'viewer' }, seedPartial.id);
-      const expired = api.core.archiveLinks.issue(backup, { now: Date.now() - 2 * 24 * 3600 * 1000 })!;
+      const expired = api.core.archiveLinks.issue(SYSTEM_ACTOR, backup, { now: Date.now() - 2 * 24 * 3600 * 1000 })!;
       refusedUrls.push(`/v1/archives/${expired.token}/backup.zip`);
       for (const u of refusedUrls) {
         const refused = await api.app.inject({ method: 'GET', url: u });
@@ -196,7 +198,7 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
         expect(JSON.parse(refused.body), u).toEqual({ detail: 'this archive link is not valid (expired, altered, or its backup was deleted)' });
       }
       // A link issued just now with a short life works until it ends.
-      const short = api.core.archiveLinks.issue(backup, { ttlSeconds: 60 })!;
+      const short = api.core.archiveLinks.issue(SYSTEM_ACTOR, backup, { ttlSeconds: 60 })!;
       expect((await api.app.inject({ method: 'GET', url: `/v1/archives/${short.token}/backup.zip` })).statusCode).toBe(200);
 
       expect((await api.call('DELETE', seedPartial.links.self)).status).toBe(204);

@@ -9,6 +9,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Backup, Catalog } from '../catalog/index.js';
 import { CoreError } from './errors.js';
+import { type Actor, allowed } from './permissions.js';
 import type { ServerSecret } from './secrets.js';
 
 /** How long a link stays valid by default: a day (every read of the backup hands out a fresh one). */
@@ -25,9 +26,12 @@ export interface ArchiveLink {
 export class ArchiveLinks {
   constructor(private readonly secret: ServerSecret, private readonly catalog: Catalog, private readonly ttlSeconds = ARCHIVE_LINK_TTL_SECONDS) {}
 
-  /** A token for a successful backup, or null while it has no file to download (not yet successful). */
-  issue(b: Pick<Backup, 'id' | 'status' | 'snapshotId'>, o: { now?: number; ttlSeconds?: number } = {}): ArchiveLink | null {
-    if (b.status !== 'success' || !b.snapshotId) return null;
+  /**
+   * A token for a successful backup, or null while it has no file to download (not yet
+   * successful) or when `actor` may not download backups (a link is a download, handed on).
+   */
+  issue(actor: Actor, b: Pick<Backup, 'id' | 'status' | 'snapshotId'>, o: { now?: number; ttlSeconds?: number } = {}): ArchiveLink | null {
+    if (!allowed(actor, 'backup.download') || b.status !== 'success' || !b.snapshotId) return null;
     const expires = Math.floor((o.now ?? Date.now()) / 1000) + (o.ttlSeconds ?? this.ttlSeconds);
     return { token: `${b.id}.${expires}.${this.sign(b.id, expires, b.snapshotId)}`, expiresAt: new Date(expires * 1000).toISOString() };
   }

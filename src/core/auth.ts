@@ -5,7 +5,7 @@ import { type ApiKey, type Catalog, ROLES, type Role, UniqueViolation, type User
 import type { AuditLog } from './audit.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
 import { type Actor, requirePermission } from './permissions.js';
-import { Throttle } from './throttle.js';
+import { FailureAudit, Throttle } from './throttle.js';
 
 const KEY_PREFIX = 'cfr_';
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
@@ -29,14 +29,70 @@ export function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** API keys one user may hold: enough for every machine, few enough that one account cannot fill the catalog. */
+export const MAX_KEYS_PER_USER = 100;
+/** Shortest COFFER_ADMIN_PASSWORD accepted: the admin's password guards everything. */
+export const MIN_BOOTSTRAP_PASSWORD = 12;
+/** A key as Coffer makes them: `cfr_` and 43 base64url characters (256 bits); a given one needs at least 32 (192 bits). */
+const BOOTSTRAP_KEY_RE = /^cfr_[A-Za-z0-9_-]{32,}$/;
+
+/**
+ * The admin credentials given to a first start or a factory reset (COFFER_ADMIN_PASSWORD,
+ * COFFER_ADMIN_API_KEY). They skip createUser's rules, so they get their own: a weak password
+ * or a key that could be guessed, or one that never works (no `cfr_`), is refused.
+ */
+export function checkBootstrapCredentials(o: { password?: string | undefined; apiKey?: string | undefined }): void {
+  if (o.password !== undefined && o.password.length < MIN_BOOTSTRAP_PASSWORD) {
+    throw new CoreError('invalid', `COFFER_ADMIN_PASSWORD: must be at least ${MIN_BOOTSTRAP_PASSWORD} characters`, 'COFFER_ADMIN_PASSWORD');
+  }
+  if (o.apiKey !== undefined && !BOOTSTRAP_KEY_RE.test(o.apiKey)) {
+    throw new CoreError('invalid', 'COFFER_ADMIN_API_KEY: must be cfr_ followed by at least 32 base64url characters (A-Z a-z 0-9 - _)', 'COFFER_ADMIN_API_KEY');
+  }
+}
+
+export type PasswordVerifier = (hash: string, password: string) => Promise<boolean>;
+
+const argon2Verifier: PasswordVerifier = async (hash, password) => {
+  try {
+    return await argon2Verify(hash, password);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * What a password is checked against when the user does not exist or has none: a hash made with
+ * the same parameters as real ones, so that the answer takes as long either way and its timing
+ * does not tell which user names exist. Made once, on first need.
+ */
+let dummyHash: Promise<string> | undefined;
+function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= argon2Hash(randomBytes(24).toString('base64url'));
+  return dummyHash;
+}
+
+export interface AuthOptions {
+  /** The argon2 check (a seam for tests that count how often it runs). */
+  verifyPassword?: PasswordVerifier;
+}
+
 export class AuthService {
-  private readonly throttle = new Throttle();
+  /** Failed API keys per client address. A key that exists is never refused by it. */
+  private readonly keyFailures = new Throttle();
+  /** Failed passwords per (address, user name). */
+  private readonly passwordFailures = new Throttle();
+  /** Failed passwords per user name across addresses: a guesser rotating addresses meets this cap. */
+  private readonly userFailures = new Throttle({ freeFailures: 30 });
+  private readonly failureAudit = new FailureAudit();
   private readonly verified = new Map<string, number>();
   private readonly touched = new Map<number, number>();
   /** Keys seen recently: a lookup per request is most of a small request's cost. Cleared here on every change to users or keys. */
   private readonly keyCache = new Map<string, { actor: Actor; until: number }>();
+  private readonly verifyPassword: PasswordVerifier;
 
-  constructor(private readonly catalog: Catalog, private readonly audit: AuditLog) {}
+  constructor(private readonly catalog: Catalog, private readonly audit: AuditLog, o: AuthOptions = {}) {
+    this.verifyPassword = o.verifyPassword ?? argon2Verifier;
+  }
 
   static hashPassword(password: string): Promise<string> {
     return argon2Hash(password);
@@ -47,14 +103,21 @@ export class AuthService {
     return { key, prefix: key.slice(0, KEY_PREFIX.length + 6), hash: sha256Hex(key) };
   }
 
+  /**
+   * The key is looked up first: a key that exists signs in whatever its address did before
+   * (keys are 256 random bits, nobody guesses one), so failures of others behind the same
+   * address (a reverse proxy) never lock out a valid key. Only failures are counted and throttled.
+   */
   async byApiKey(key: string, ip: string): Promise<Actor> {
-    this.checkThrottle(`ip:${ip}`);
     const hash = sha256Hex(key);
     const cached = this.keyCache.get(hash);
     if (cached && cached.until > Date.now()) return { ...cached.actor, ip };
     const found = key.startsWith(KEY_PREFIX) ? await this.catalog.users.byKeyHash(hash) : undefined;
     if (!found) {
-      this.throttle.fail(`ip:${ip}`);
+      const throttled = `ip:${ip}`;
+      this.checkThrottle(this.keyFailures, throttled);
+      this.keyFailures.fail(throttled);
+      await this.recordFailure({ name: '-', role: 'viewer', ip }, 'api_key');
       throw new CoreError('unauthorized', 'invalid API key');
     }
     // The time of last use is informational: written at most once a minute per key, never awaited,
@@ -69,35 +132,46 @@ export class AuthService {
     return { name: found.user.name, role: found.user.role, ip };
   }
 
+  /**
+   * Basic authentication, throttled per (address, user name) and per user name across addresses.
+   * A user who does not exist, or has no password, costs one argon2 check like any other.
+   */
   async byPassword(name: string, password: string, ip: string): Promise<Actor> {
-    const userKey = `user:${ip}:${name}`;
-    this.checkThrottle(`ip:${ip}`);
-    this.checkThrottle(userKey);
+    const here = `${ip}\0${name}`;
+    this.checkThrottle(this.passwordFailures, here);
+    this.checkThrottle(this.userFailures, name);
     const user = await this.catalog.users.byName(name);
-    if (user?.passwordHash && (await this.passwordMatches(user, password))) {
-      this.throttle.succeed(userKey);
+    if (await this.passwordMatches(user?.passwordHash ?? null, password) && user) {
+      this.passwordFailures.succeed(here);
       return { name: user.name, role: user.role, ip };
     }
-    this.throttle.fail(userKey);
-    this.throttle.fail(`ip:${ip}`);
+    this.passwordFailures.fail(here);
+    this.userFailures.fail(name);
+    await this.recordFailure({ name: name.slice(0, 64), role: 'viewer', ip }, 'password');
     throw new CoreError('unauthorized', 'invalid user name or password');
   }
 
-  private async passwordMatches(user: User, password: string): Promise<boolean> {
-    const memo = sha256Hex(`${user.passwordHash}\0${password}`);
+  private async passwordMatches(passwordHash: string | null, password: string): Promise<boolean> {
+    if (passwordHash === null) {
+      await this.verifyPassword(await dummyPasswordHash(), password);
+      return false;
+    }
+    const memo = sha256Hex(`${passwordHash}\0${password}`);
     const until = this.verified.get(memo);
     if (until !== undefined && until > Date.now()) return true;
-    let ok = false;
-    try {
-      ok = await argon2Verify(user.passwordHash!, password);
-    } catch {
-      ok = false;
-    }
+    const ok = await this.verifyPassword(passwordHash, password);
     if (ok) {
       if (this.verified.size > 10_000) this.verified.clear();
       this.verified.set(memo, Date.now() + VERIFIED_TTL_MS);
     }
     return ok;
+  }
+
+  /** A failed sign-in in the audit log, unless failures already arrive faster than the log should grow. */
+  private async recordFailure(who: Actor, method: 'api_key' | 'password'): Promise<void> {
+    const suppressed = this.failureAudit.admit();
+    if (suppressed === null) return;
+    await this.audit.record(who, 'auth.failure', who.name === '-' ? undefined : `user:${who.name}`, { method, ...(suppressed > 0 ? { not_logged_before: suppressed } : {}) });
   }
 
   /** After any change to users or keys. */
@@ -106,8 +180,8 @@ export class AuthService {
     this.verified.clear();
   }
 
-  private checkThrottle(key: string): void {
-    const wait = this.throttle.retryAfter(key);
+  private checkThrottle(throttle: Throttle, key: string): void {
+    const wait = throttle.retryAfter(key);
     if (wait > 0) throw new CoreError('too_many_attempts', `too many failed sign-in attempts; try again in ${wait} s`, undefined, { retryAfterSeconds: wait });
   }
 
@@ -159,6 +233,7 @@ export class AuthService {
     if (label !== undefined && label !== null && (typeof label !== 'string' || label.length > 128)) throw invalid('label', 'must be a string of at most 128 characters');
     const u = await this.catalog.users.byName(userName);
     if (!u) throw notFound(`user ${userName}`);
+    if ((await this.catalog.users.keys(u.id)).length >= MAX_KEYS_PER_USER) throw conflict(`user ${userName} has ${MAX_KEYS_PER_USER} API keys, the most one user may have; delete one first`);
     const k = AuthService.newApiKey();
     const rec = await this.catalog.users.addKey({ userId: u.id, prefix: k.prefix, keyHash: k.hash, label: typeof label === 'string' ? label : null });
     await this.audit.record(actor, 'apikey.create', `user:${userName}`, { key_id: rec.id, prefix: k.prefix });

@@ -42,15 +42,15 @@ export class BackupFileService {
     return this.settings.maxUploadBytes;
   }
 
-  /** Permission backup.read. 404 not_found; 409 conflict when the backup is not (yet) successful. */
+  /** Permission backup.download. 404 not_found; 409 conflict when the backup is not (yet) successful. */
   async download(actor: Actor, backupId: number, signal?: AbortSignal): Promise<BackupFileDownload> {
-    requirePermission(actor, 'backup.read');
+    requirePermission(actor, 'backup.download');
     return this.open(backupId, signal);
   }
 
-  /** Permission backup.read. The directory `root` of the backup in Eclipse Kanto's archive layout (the MQTT adapter's backup file). */
+  /** Permission backup.download. The directory `root` of the backup in Eclipse Kanto's archive layout (the MQTT adapter's backup file). */
   async downloadKanto(actor: Actor, backupId: number, root: string, signal?: AbortSignal): Promise<BackupFileDownload> {
-    requirePermission(actor, 'backup.read');
+    requirePermission(actor, 'backup.download');
     return this.open(backupId, signal, kantoZipOptions(root, signal ? { signal } : {}));
   }
 

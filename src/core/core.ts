@@ -3,12 +3,13 @@
  * and call its services with the Actor a request comes from; nothing here knows HTTP.
  */
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Catalog, type Job } from '../catalog/index.js';
 import { VERSION } from '../repo/index.js';
 import { ArchiveLinks } from './archive-links.js';
 import { AuditLog } from './audit.js';
-import { AuthService } from './auth.js';
+import { AuthService, checkBootstrapCredentials } from './auth.js';
 import { BackupFileService } from './backup-files.js';
 import { BackupService, type Identity, type Limits } from './backups.js';
 import { ConfigurationService } from './configuration/index.js';
@@ -115,6 +116,8 @@ export class Core {
 
   static async start(opts: CoreOptions): Promise<Core> {
     const log = opts.log ?? (() => {});
+    checkBootstrapCredentials({ password: opts.adminPassword, apiKey: opts.adminApiKey });
+    makePrivateDir(opts.dataDir);
     const catalog = await Catalog.open(opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`);
     try {
       const secret = ServerSecret.loadOrCreate(secretFileOf(opts));
@@ -149,7 +152,7 @@ export class Core {
     await this.repositories.clearStaleLocks((name, err) => this.log(`repository ${name}: could not clear stale locks`, err));
     const w = this.opts.engineWorkers;
     this.runner = new JobRunner(this.catalog, this.events, {
-      backup: backupExecutor(this.catalog, this.repositories, w, this.configuration),
+      backup: backupExecutor(this.catalog, this.repositories, w, this.configuration, cofferFilesOf(this.opts)),
       restore: restoreExecutor(this.catalog, this.repositories, w, this.configuration),
       retention: retentionExecutor(this.catalog, this.repositories, this.audit),
     }, {
@@ -227,4 +230,38 @@ export class Core {
 
 function secretFileOf(opts: CoreOptions): string {
   return opts.secretFile ?? path.join(opts.dataDir, 'secret.key');
+}
+
+/**
+ * The data directory holds the server secret, the catalog (password hashes, the audit log) and
+ * upload staging: only Coffer's user may enter it. Set on every start, so a directory made by
+ * hand or by an older Coffer is corrected too.
+ */
+function makePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}
+
+/**
+ * Coffer's own files, which no part backs up unless it says so (include_coffer_data): the
+ * secret, the SQLite catalog and the files beside it, upload staging, Kanto's files, the
+ * configuration copy's state, the default repository. Each also under its real path, since a
+ * part may reach the data directory through another name than the one Coffer was given.
+ */
+function cofferFilesOf(opts: CoreOptions): string[] {
+  const catalog = opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`;
+  const file = catalog.startsWith('sqlite:') ? catalog.slice('sqlite:'.length) : catalog;
+  const db = /^postgres(ql)?:\/\//.test(catalog) || file === ':memory:' ? undefined : path.resolve(file);
+  const files = [
+    secretFileOf(opts), ...(db ? ['', '-wal', '-shm', '-journal'].map((s) => db + s) : []),
+    ...['uploads', 'kanto', 'state'].map((d) => path.join(opts.dataDir, d)), opts.defaultRepository ?? path.join(opts.dataDir, 'repo'),
+  ].map((f) => path.resolve(f));
+  const real = files.flatMap((f) => {
+    try {
+      return [path.join(fs.realpathSync(path.dirname(f)), path.basename(f))];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set([...files, ...real])];
 }

@@ -12,6 +12,8 @@ const ADMIN: readonly Role[] = ['admin'];
 export const PERMISSIONS = {
   'backup.create': OPERATORS,
   'backup.read': ALL,
+  /** The backed-up content itself (a backup file, an archive link): viewers see that backups exist, not what they hold. */
+  'backup.download': OPERATORS,
   'backup.delete': ADMIN,
   'restore.create': ADMIN,
   'restore.read': ALL,

@@ -56,7 +56,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
     exposeHeadRoute: false,
     schema: {
       tags: ['backups'], summary: 'Download a backup file (ZIP)',
-      description: 'Roles: all. The backup as a ZIP that `unzip` opens: `manifest.json` (metadata, every file with size and SHA-256) and `content/`. '
+      description: 'Roles: admin, backup_operator (viewers see backups, not their content). The backup as a ZIP that `unzip` opens: `manifest.json` (metadata, every file with size and SHA-256) and `content/`. '
         + '`Content-Length` is exact (the backup\'s `size`). 409 while the backup is not successful.',
       produces: ['application/zip'], params: FileParams,
       response: replies({ 200: Type.String({ format: 'binary', description: 'The ZIP' }) }, 404, 409, 503),

@@ -5,7 +5,7 @@ import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref, StringEnum, pick } from '../schema-kit.js';
 import type { RoutesPlugin } from '../type-provider.js';
-import { Instance } from './schemas.js';
+import { COFFER_DATA, Instance } from './schemas.js';
 import { instanceView } from './views.js';
 
 const PartInput = Type.Object({
@@ -13,6 +13,7 @@ const PartInput = Type.Object({
   kind: Type.Optional(StringEnum(PART_KINDS, { description: 'Default directory' })),
   path: Type.String({ description: 'Absolute path' }),
   exclude: Type.Optional(Type.Array(Type.String())),
+  include_coffer_data: Type.Optional(Type.Boolean({ description: COFFER_DATA })),
 });
 const instanceFields = {
   description: Type.Optional(Nullable(Type.String())),

@@ -110,11 +110,15 @@ export const Schedule = Type.Object({
   last_result: Nullable(Type.String()),
 }, { $id: 'Schedule', additionalProperties: false, description: 'A backup schedule with its retention' });
 
+export const COFFER_DATA = 'true: also back up Coffer\'s own files where this part covers them (server secret, catalog, uploads/, kanto/, state/, the default repository); '
+  + 'without it they are always left out';
+
 export const Part = Type.Object({
   name: Type.String(),
   kind: StringEnum(PART_KINDS),
   path: Type.String({ description: 'Absolute path of the directory tree' }),
   exclude: Type.Array(Type.String(), { description: 'restic exclude patterns; one starting with / is relative to path' }),
+  include_coffer_data: Type.Optional(Type.Boolean({ description: COFFER_DATA })),
 }, { $id: 'Part', additionalProperties: false, description: 'One part of an instance: a directory tree' });
 
 export const Instance = Type.Object({

@@ -52,7 +52,7 @@ export function scheduleView(s: Schedule): Static<typeof S.Schedule> {
 
 export function instanceView(i: InstanceView): Static<typeof S.Instance> {
   return {
-    name: i.name, description: i.description, parts: i.parts.map((p) => ({ name: p.name, kind: p.kind, path: p.path, exclude: p.exclude })),
+    name: i.name, description: i.description, parts: i.parts.map((p) => ({ name: p.name, kind: p.kind, path: p.path, exclude: p.exclude, ...(p.include_coffer_data ? { include_coffer_data: true } : {}) })),
     repository: i.repository, created_at: i.created_at, updated_at: i.updated_at,
   };
 }

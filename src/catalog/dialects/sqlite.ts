@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { SQLITE_DDL } from '../migrations/index.js';
@@ -64,10 +65,36 @@ function withRowBuilder(stmt: BetterSqlite3.Statement): SqliteStatement {
   } as unknown as SqliteStatement;
 }
 
+/** The database and the files SQLite keeps beside it (they hold the same data). */
+const SIDE_FILES = ['', '-wal', '-shm', '-journal'];
+
+/**
+ * The catalog holds password hashes, key hashes and the audit log: its files are 0600 and
+ * directories made for it 0700. Files from before are corrected; new ones are created under a
+ * umask that lets nobody else read them (SQLite gives -wal and -shm the database's own mode).
+ */
+function openPrivate(file: string): BetterSqlite3.Database {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  for (const suffix of SIDE_FILES) {
+    try {
+      fs.chmodSync(file + suffix, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  // Worker threads may not change the umask; the mode of the database file still carries over.
+  if (!isMainThread) return new BetterSqlite3(file);
+  const umask = process.umask(0o077);
+  try {
+    return new BetterSqlite3(file);
+  } finally {
+    process.umask(umask);
+  }
+}
+
 /** SQLite through better-sqlite3: WAL, a busy timeout, foreign keys on. `:memory:` for tests. */
 export function openSqlite(file: string): OpenedDialect {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const sqlite = new BetterSqlite3(file);
+  const sqlite = file === ':memory:' ? new BetterSqlite3(file) : openPrivate(file);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only a power loss may drop the last commits.
   sqlite.pragma('synchronous = NORMAL');

@@ -11,13 +11,17 @@ import { validateParts } from '../parts.js';
 import { nextRun } from '../schedules.js';
 import type { ServerSecret } from '../secrets.js';
 import {
-  type ConfigurationDocument, DOCUMENT_FILE, FORMAT_NAME, FORMAT_VERSION, type ReadableConfiguration, type SensitiveValues, authenticatedData,
+  type AccountsAndLocations, type ConfigurationDocument, DOCUMENT_FILE, FORMAT_NAME, FORMAT_VERSION, type ReadableConfiguration, type SensitiveValues, authenticatedData,
 } from './document.js';
 import type { Sealer } from './sealing.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
-export function buildDocument(records: ConfigurationRecords, o: { secret: ServerSecret; secretBytes: Buffer | null; sealer: Sealer; cofferVersion: string }): ConfigurationDocument {
+/**
+ * `sealAccounts`: users, API keys and repositories go into the sealed block and the readable
+ * part's lists stay empty (a device backup's copy, which whoever may read the backup can read).
+ */
+export function buildDocument(records: ConfigurationRecords, o: { secret: ServerSecret; secretBytes: Buffer | null; sealer: Sealer; cofferVersion: string; sealAccounts?: boolean }): ConfigurationDocument {
   const repositoryPasswords: Record<string, string> = {};
   const repositoryOptions: Record<string, Record<string, string>> = {};
   for (const r of records.repositories) {
@@ -28,7 +32,7 @@ export function buildDocument(records: ConfigurationRecords, o: { secret: Server
       throw new CoreError('internal', `repository ${r.name}: its password does not open with the server secret, so it cannot be exported: ${(err as Error).message}`, undefined, { cause: err });
     }
   }
-  const configuration: ReadableConfiguration = {
+  const all: ReadableConfiguration = {
     repositories: records.repositories.map((r) => ({ name: r.name, location: r.location, created_at: r.createdAt })),
     instances: records.instances.map((i) => ({ name: i.name, description: i.description, repository: i.repository, parts: i.parts, created_at: i.createdAt })),
     schedules: records.schedules.map((s) => ({
@@ -40,7 +44,10 @@ export function buildDocument(records: ConfigurationRecords, o: { secret: Server
     api_keys: records.apiKeys.map((k) => ({ user: k.user, prefix: k.prefix, label: k.label, created_at: k.createdAt })),
     settings: records.settings,
   };
+  const accounts: AccountsAndLocations = { repositories: all.repositories, users: all.users, api_keys: all.api_keys };
+  const configuration: ReadableConfiguration = o.sealAccounts ? { ...all, repositories: [], users: [], api_keys: [] } : all;
   const sensitive: SensitiveValues = {
+    ...(o.sealAccounts ? { configuration: accounts } : {}),
     server_secret: o.secretBytes ? o.secretBytes.toString('base64') : null,
     repository_passwords: repositoryPasswords,
     repository_options: repositoryOptions,

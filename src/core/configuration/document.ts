@@ -43,8 +43,17 @@ export interface ReadableConfiguration {
   settings: Record<string, string>;
 }
 
+/**
+ * Who may sign in and where the repositories are: in a device backup's copy these are sealed,
+ * not readable, because anyone who may read that backup (a viewer) must not learn them.
+ */
+export type AccountsAndLocations = Pick<ReadableConfiguration, 'repositories' | 'users' | 'api_keys'>;
+export const SEALED_LISTS = ['repositories', 'users', 'api_keys'] as const;
+
 /** What the sealed block holds. */
 export interface SensitiveValues {
+  /** The lists the readable part leaves empty (a device backup's copy); absent when the readable part has them. */
+  configuration?: AccountsAndLocations;
   /** Base64 of the server secret; null in a device backup's copy (it is sealed under that secret). */
   server_secret: string | null;
   /** Repository name → password. */
@@ -176,12 +185,6 @@ function parseBlock(b: Obj): SealedBlock {
 }
 
 function parseReadable(c: Obj): ReadableConfiguration {
-  const repositories = arr(c['repositories'], 'configuration.repositories').map((v, i) => {
-    const at = `configuration.repositories[${i}]`;
-    const r = obj(v, at);
-    return { name: str(r['name'], `${at}.name`, 64), location: str(r['location'], `${at}.location`), created_at: str(r['created_at'], `${at}.created_at`, 64) };
-  });
-  unique(repositories, (r) => r.name, 'configuration.repositories');
   const instances = arr(c['instances'], 'configuration.instances').map((v, i) => {
     const at = `configuration.instances[${i}]`;
     const o = obj(v, at);
@@ -201,25 +204,38 @@ function parseReadable(c: Obj): ReadableConfiguration {
       retention_days: count(s['retention_days'], `${at}.retention_days`, 36_500), ...keeps, label: nstr(s['label'], `${at}.label`, 64),
     };
   });
-  const users = arr(c['users'], 'configuration.users').map((v, i) => {
-    const at = `configuration.users[${i}]`;
-    const u = obj(v, at);
-    return { name: str(u['name'], `${at}.name`, 64), role: oneOf(u['role'], ROLES, `${at}.role`), has_password: bool(u['has_password'], `${at}.has_password`), created_at: str(u['created_at'], `${at}.created_at`, 64) };
-  });
-  unique(users, (u) => u.name, 'configuration.users');
-  const apiKeys = arr(c['api_keys'], 'configuration.api_keys').map((v, i) => {
-    const at = `configuration.api_keys[${i}]`;
-    const k = obj(v, at);
-    return { user: str(k['user'], `${at}.user`, 64), prefix: str(k['prefix'], `${at}.prefix`, 64), label: nstr(k['label'], `${at}.label`, 128), created_at: str(k['created_at'], `${at}.created_at`, 64) };
-  });
   const s = obj(c['settings'], 'configuration.settings');
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(s)) settings[str(k, 'configuration.settings key', 256)] = str(v, `configuration.settings.${k}`, 64 * 1024);
-  return { repositories, instances, schedules, users, api_keys: apiKeys, settings };
+  return { ...parseAccountsAndLocations(c, 'configuration'), instances, schedules, settings };
 }
 
-/** The sealed block's plaintext → its values, checked against the readable part they belong to. */
-export function parseSensitive(text: string, c: ReadableConfiguration): SensitiveValues {
+function parseAccountsAndLocations(c: Obj, where: string): AccountsAndLocations {
+  const repositories = arr(c['repositories'], `${where}.repositories`).map((v, i) => {
+    const at = `${where}.repositories[${i}]`;
+    const r = obj(v, at);
+    return { name: str(r['name'], `${at}.name`, 64), location: str(r['location'], `${at}.location`), created_at: str(r['created_at'], `${at}.created_at`, 64) };
+  });
+  unique(repositories, (r) => r.name, `${where}.repositories`);
+  const users = arr(c['users'], `${where}.users`).map((v, i) => {
+    const at = `${where}.users[${i}]`;
+    const u = obj(v, at);
+    return { name: str(u['name'], `${at}.name`, 64), role: oneOf(u['role'], ROLES, `${at}.role`), has_password: bool(u['has_password'], `${at}.has_password`), created_at: str(u['created_at'], `${at}.created_at`, 64) };
+  });
+  unique(users, (u) => u.name, `${where}.users`);
+  const apiKeys = arr(c['api_keys'], `${where}.api_keys`).map((v, i) => {
+    const at = `${where}.api_keys[${i}]`;
+    const k = obj(v, at);
+    return { user: str(k['user'], `${at}.user`, 64), prefix: str(k['prefix'], `${at}.prefix`, 64), label: nstr(k['label'], `${at}.label`, 128), created_at: str(k['created_at'], `${at}.created_at`, 64) };
+  });
+  return { repositories, users, api_keys: apiKeys };
+}
+
+/**
+ * The sealed block's plaintext → its values, checked against the readable part they belong to,
+ * and the whole configuration: the readable part with the lists a device backup's copy seals put back.
+ */
+export function parseSensitive(text: string, readable: ReadableConfiguration): { configuration: ReadableConfiguration; sensitive: SensitiveValues } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -227,6 +243,11 @@ export function parseSensitive(text: string, c: ReadableConfiguration): Sensitiv
     throw bad('sealed', 'does not hold JSON');
   }
   const s = obj(raw, 'sealed values');
+  let c = readable;
+  if (s['configuration'] !== undefined) {
+    for (const list of SEALED_LISTS) if (readable[list].length > 0) throw bad(`configuration.${list}`, 'must be empty when the sealed block holds it');
+    c = { ...readable, ...parseAccountsAndLocations(obj(s['configuration'], 'sealed configuration'), 'sealed configuration') };
+  }
   const secret = s['server_secret'] === null ? null : b64(s['server_secret'], 'sealed server_secret');
   if (secret !== null && Buffer.from(secret, 'base64').length < 32) throw bad('sealed server_secret', 'is shorter than 32 bytes');
   const passwords = obj(s['repository_passwords'], 'sealed repository_passwords');
@@ -257,5 +278,8 @@ export function parseSensitive(text: string, c: ReadableConfiguration): Sensitiv
   if (keyHashes.length !== c.api_keys.length) throw bad('sealed api_key_hashes', `holds ${keyHashes.length} hashes for ${c.api_keys.length} API keys`);
   for (const [i, h] of keyHashes.entries()) if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw bad(`sealed api_key_hashes[${i}]`, 'must be a SHA-256 in hex');
   unique(keyHashes as string[], (h) => h, 'sealed api_key_hashes');
-  return { server_secret: secret, repository_passwords: repositoryPasswords, repository_options: repositoryOptions, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] };
+  return {
+    configuration: c,
+    sensitive: { server_secret: secret, repository_passwords: repositoryPasswords, repository_options: repositoryOptions, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] },
+  };
 }

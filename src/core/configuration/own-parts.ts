@@ -15,6 +15,8 @@ export interface OwnPartsRestore {
   repo: Repository;
   snapshot: Snapshot;
   signal: AbortSignal;
+  /** Tells the job's result something that went right but needs an admin's eye (credentials that came back). */
+  notice?: (message: string) => void;
 }
 
 export interface OwnParts {

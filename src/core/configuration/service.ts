@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { type Backup, type Catalog, type ConfigurationRecords, ConfigurationStore, type Instance, type ReplaceOptions, type ReplaceReport } from '../../catalog/index.js';
 import { restore } from '../../repo/index.js';
 import type { AuditLog } from '../audit.js';
-import { AuthService, sha256Hex } from '../auth.js';
+import { AuthService, checkBootstrapCredentials, sha256Hex } from '../auth.js';
 import { CoreError, invalid } from '../errors.js';
 import { BUILTIN_INSTANCE } from '../instances.js';
 import type { DirectoryPart } from '../parts.js';
@@ -79,7 +79,7 @@ export class ConfigurationService implements OwnParts {
       throw new CoreError('invalid', 'backup: this configuration is sealed under a server secret (it comes from a backup of the device), not a password; restore that backup instead', 'backup');
     }
     await this.exclusive(async () => {
-      const report = await this.apply(doc, password);
+      const { report } = await this.apply(doc, password);
       await this.deps.audit.record(actor, 'configuration.import', 'configuration', auditDetail(report));
     });
     await this.deps.restartServices();
@@ -87,6 +87,7 @@ export class ConfigurationService implements OwnParts {
 
   async resetToFirstStart(actor: Actor): Promise<{ at: string; message: string }> {
     requirePermission(actor, 'config.manage');
+    checkBootstrapCredentials(this.deps.admin);
     const password = this.deps.admin.password ?? randomBytes(18).toString('base64url');
     const apiKey = this.deps.admin.apiKey ?? AuthService.newApiKey().key;
     const passwordHash = await AuthService.hashPassword(password);
@@ -113,7 +114,8 @@ export class ConfigurationService implements OwnParts {
 
   async forBackup(instance: Instance): Promise<DirectoryPart[]> {
     if (instance.name !== BUILTIN_INSTANCE) return [];
-    const doc = await this.document(Sealer.forServerSecret(this.deps.secret), null);
+    // Whoever may read a backup of device may read this file: accounts and repository locations are sealed too.
+    const doc = await this.document(Sealer.forServerSecret(this.deps.secret), null, true);
     writeFileAtomic(path.join(this.stateDir, CONFIGURATION_FILE), JSON.stringify(doc, null, 2));
     return [{ name: CONFIGURATION_PART, kind: 'directory', path: this.stateDir, exclude: [] }];
   }
@@ -145,8 +147,11 @@ export class ConfigurationService implements OwnParts {
         const doc = parseDocument(await fs.readFile(file, 'utf8'));
         if (doc.sealing.method !== 'server-secret') return unchanged(`${CONFIGURATION_FILE} is not sealed under this server's secret`);
         await this.exclusive(async () => {
-          const report = await this.apply(doc, undefined);
-          await this.deps.audit.record(actor, 'configuration.restore', 'configuration', { backup_id: o.backup.id, job_id: o.job.id, ...auditDetail(report) });
+          const before = await this.store.read();
+          const { report, records } = await this.apply(doc, undefined);
+          const credentials = credentialsPutBack(before, records, o.backup.id);
+          await this.deps.audit.record(actor, 'configuration.restore', 'configuration', { backup_id: o.backup.id, job_id: o.job.id, ...auditDetail(report), ...credentials.detail });
+          o.notice?.(credentials.message);
         });
       } catch (err) {
         if (err instanceof CoreError && err.code === 'invalid') return unchanged(err.message);
@@ -166,8 +171,8 @@ export class ConfigurationService implements OwnParts {
 
   // --- inside ----------------------------------------------------------------------------------
 
-  private async document(sealer: Sealer, secretBytes: Buffer | null): Promise<ConfigurationDocument> {
-    return buildDocument(await this.store.read(), { secret: this.deps.secret, secretBytes, sealer, cofferVersion: this.deps.cofferVersion });
+  private async document(sealer: Sealer, secretBytes: Buffer | null, sealAccounts = false): Promise<ConfigurationDocument> {
+    return buildDocument(await this.store.read(), { secret: this.deps.secret, secretBytes, sealer, cofferVersion: this.deps.cofferVersion, sealAccounts });
   }
 
   /**
@@ -175,14 +180,14 @@ export class ConfigurationService implements OwnParts {
    * server secret, that secret is adopted: every repository password is sealed under it, the new
    * secret file is ready (fsynced) before the transaction and put in place right after it commits.
    */
-  private async apply(doc: ParsedDocument, password: string | undefined): Promise<ReplaceReport> {
+  private async apply(doc: ParsedDocument, password: string | undefined): Promise<{ report: ReplaceReport; records: ConfigurationRecords }> {
     const sealer = await Sealer.fromHeader(doc.sealing, password, this.deps.secret);
-    const sensitive = parseSensitive(sealer.open(doc.sealed, doc.authenticated), doc.configuration);
+    const { configuration, sensitive } = parseSensitive(sealer.open(doc.sealed, doc.authenticated), doc.configuration);
     const current = readSecretBytes(this.deps.secretFile);
     const incoming = sensitive.server_secret === null ? null : Buffer.from(sensitive.server_secret, 'base64');
     const adopt = incoming !== null && !(incoming.length === current.length && timingSafeEqual(incoming, current));
     const secret = adopt ? ServerSecret.fromBytes(incoming) : this.deps.secret;
-    const records: ConfigurationRecords = toRecords(doc.configuration, sensitive, secret);
+    const records: ConfigurationRecords = toRecords(configuration, sensitive, secret);
     const resealed: ReplaceOptions['resealed'] = {};
     if (adopt) {
       // Repositories the file does not name stay; their passwords must open under the new secret too.
@@ -211,7 +216,7 @@ export class ConfigurationService implements OwnParts {
       // At once, not only at the restart: the catalog's passwords are sealed under it from now on.
       this.deps.secret.reload(this.deps.secretFile);
     }
-    return report;
+    return { report, records };
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -229,6 +234,30 @@ function checkPassword(password: unknown): asserts password is string {
 function recordedDir(b: Backup): string | undefined {
   const dir = (b.extra?.['part_paths'] as Record<string, unknown> | undefined)?.[CONFIGURATION_PART];
   return typeof dir === 'string' ? dir : undefined;
+}
+
+/**
+ * A restored configuration brings back its users, passwords and API keys as they were at backup
+ * time: a key revoked (or a user deleted, a password changed) since then works again. The job's
+ * result and the audit entry say so, with numbers, so that an admin revokes them again.
+ */
+function credentialsPutBack(before: ConfigurationRecords, after: ConfigurationRecords, backupId: number): { message: string; detail: Record<string, unknown> } {
+  const keysBefore = new Set(before.apiKeys.map((k) => k.keyHash));
+  const usersBefore = new Map(before.users.map((u) => [u.name, u.passwordHash]));
+  const revived = after.apiKeys.filter((k) => !keysBefore.has(k.keyHash)).map((k) => k.prefix);
+  const usersBack = after.users.filter((u) => !usersBefore.has(u.name)).map((u) => u.name);
+  const passwordsBack = after.users.filter((u) => usersBefore.has(u.name) && usersBefore.get(u.name) !== u.passwordHash).map((u) => u.name);
+  const changes = [
+    revived.length ? `${revived.length} API keys not in use before came back (${revived.join(', ')})` : '',
+    usersBack.length ? `users ${usersBack.join(', ')} came back` : '',
+    passwordsBack.length ? `the passwords of ${passwordsBack.join(', ')} are those of the backup` : '',
+  ].filter(Boolean);
+  const message = `Coffer's configuration was restored from backup ${backupId}, with its ${after.users.length} users and ${after.apiKeys.length} API keys as they were then`
+    + (changes.length ? `: ${changes.join('; ')}. Revoke what should stay revoked.` : '.');
+  return {
+    message,
+    detail: { users_restored: after.users.length, api_keys_restored: after.apiKeys.length, api_keys_revived: revived, users_revived: usersBack, passwords_reverted: passwordsBack, warning: message },
+  };
 }
 
 function auditDetail(r: ReplaceReport): Record<string, unknown> {

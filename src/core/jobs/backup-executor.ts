@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Backup, Catalog, Instance } from '../../catalog/index.js';
 import { CancelledError, LockConflictError, NothingToBackUpError, type Snapshot, backup, withLockOverlapped } from '../../repo/index.js';
 import { backupFileSizeOr } from '../backup-file-meta.js';
-import { type DirectoryPart, enginePatterns, partsOf } from '../parts.js';
+import { type DirectoryPart, cofferExcludes, enginePatterns, partsOf } from '../parts.js';
 import type { OwnParts } from '../configuration/index.js';
 import type { RepositoryService } from '../repositories.js';
 import type { Executor, JobContext, JobOutcome } from './executor.js';
@@ -32,7 +32,7 @@ export function selectedPaths(instance: Instance, b: Pick<Backup, 'scope' | 'que
   return { paths, excludes: chosen.flatMap(enginePatterns), parts: chosen };
 }
 
-export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts): Executor {
+export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts, cofferFiles: readonly string[] = []): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
     const id = ctx.job.backupId!;
     const b = await catalog.backups.get(id);
@@ -45,7 +45,7 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
     // Parts the instance has without naming them (device: Coffer's own configuration), recorded in part_paths like the others.
     const own = await ownParts?.forBackup(instance).catch((err: Error) => err);
     if (own instanceof Error) return fail(`Coffer's configuration could not be written for the backup: ${own.message}`);
-    const { excludes } = selected;
+    const excludes = [...selected.excludes, ...cofferExcludes(selected.parts, cofferFiles, (own ?? []).map((p) => p.path))];
     const parts = [...selected.parts, ...(own ?? [])];
     const paths = [...selected.paths, ...(own ?? []).map((p) => p.path)];
     if (paths.length === 0) return fail(b.includeFiles ? `instance ${instance.name} has no parts to back up` : 'nothing selected: include_files is false and the instance has no database parts');

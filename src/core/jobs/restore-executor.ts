@@ -64,7 +64,7 @@ export function restoreExecutor(catalog: Catalog, repos: RepositoryService, work
         if (exact && !deleting) notes.push('some files could not be restored, so nothing the backup lacks was deleted (restored merge, not exact)');
         for (const [i, step] of plan.entries()) await putInPlace(step, stages[i]!, payload.paths?.length ? 'paths' : deleting ? 'exact' : 'merge', warnings);
         if (own) {
-          const warning = await ownParts!.restore({ job: ctx.job, backup: b, target, repo, snapshot, signal: ctx.signal });
+          const warning = await ownParts!.restore({ job: ctx.job, backup: b, target, repo, snapshot, signal: ctx.signal, notice: (m) => notes.push(m) });
           if (warning) warnings.unshift(warning);
         }
         return staged.errors;

@@ -89,7 +89,7 @@ export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
     exposeHeadRoute: false,
     schema: {
       tags, summary: 'Download the backup file',
-      description: 'Roles: all. Binary data (a ZIP that `unzip` opens: `manifest.json` and the content); `Content-Length` is the backup\'s `size`. '
+      description: 'Roles: admin, backup_operator. Binary data (a ZIP that `unzip` opens: `manifest.json` and the content); `Content-Length` is the backup\'s `size`. '
         + 'Upload it again with POST /backups/upload. 409 while the backup has not completed.',
       produces: ['application/octet-stream'], params: S.IdParams,
       response: riverbedReplies({ 200: { type: 'string', format: 'binary', description: 'The backup file' } }, [404, 409, 503]),

@@ -37,7 +37,7 @@ const requestPath = (request: FastifyRequest) => request.url.split('?', 1)[0]!;
 
 export const syncanoBackupRoutes: RoutesPlugin = async (app) => {
   const archiveUrl = (request: FastifyRequest, b: Backup): string | null => {
-    const link = app.core.archiveLinks.issue(b);
+    const link = app.core.archiveLinks.issue(actorOf(request), b);
     return link && `${request.protocol}://${request.host}/v1/archives/${link.token}/backup.zip`;
   };
   const view = (request: FastifyRequest, b: Backup) => (b.scope === 'partial' ? partialBackupView(b, archiveUrl(request, b)) : fullBackupView(b));

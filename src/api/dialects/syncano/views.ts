@@ -30,7 +30,7 @@ export function fullBackupView(b: Backup): Static<typeof S.FullBackup> {
   return { ...common(b), ...tail(b), links: { self: backupPath('full', b.id) } };
 }
 
-/** `archive` is the signed download URL (null until the backup succeeded). */
+/** `archive` is the signed download URL (null until the backup succeeded, and for viewers, who may not download). */
 export function partialBackupView(b: Backup, archive: string | null): Static<typeof S.PartialBackup> {
   return { ...common(b), archive, ...tail(b), query_args: b.queryArgs ?? {}, links: { self: backupPath('partial', b.id) } };
 }
