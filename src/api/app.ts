@@ -14,6 +14,9 @@ import { authPlugin } from './plugins/auth.js';
 import { corePlugin } from './plugins/core.js';
 import { docsPlugin, registerOpenApi } from './plugins/docs.js';
 import { inputPlugin } from './plugins/input.js';
+import { redactedRequest } from './plugins/log-redaction.js';
+import { sameOriginPlugin } from './plugins/same-origin.js';
+import { transferTimeoutsPlugin } from './plugins/transfer-timeouts.js';
 import { responseValidationPlugin } from './plugins/response-validation.js';
 import type { TypeBoxProvider } from './type-provider.js';
 import { formatValidationErrors, validatorCompiler } from './validation.js';
@@ -27,15 +30,38 @@ export interface BuildOptions {
   bodyLimit?: number;
   /** Comment lines on quiet event streams, every this many ms (default 15 s; tests shorten it). */
   sseHeartbeatMs?: number;
+  /**
+   * A request body that stops arriving, or a streamed response (a backup file) that the client
+   * stops reading, for this many ms ends the connection (default 60 s; 0: never). See transfer-timeouts.ts.
+   */
+  transferIdleMs?: number;
+  /** Fastify's trustProxy: false (default), true, or the proxies' addresses (comma-separated IPs or CIDRs). */
+  trustProxy?: boolean | string;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
+export const DEFAULT_TRANSFER_IDLE_MS = 60_000;
+
+/** The caller's logger options with the request serializer that keeps credentials out of the log. */
+function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return false;
+  const base = logger === true ? {} : logger;
+  return { ...base, serializers: { ...base.serializers, req: redactedRequest as never } };
+}
 
 export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: loggerOptions(opts.logger),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: opts.trustProxy ?? false,
+    // No deadline for a whole request or connection (Node's requestTimeout, Fastify's
+    // connectionTimeout): a 60 GiB upload or download may rightly take hours, and a socket idle
+    // timeout would also cut a request the server is slow to answer. Stalled bodies and downloads
+    // end by the progress timeouts of transfer-timeouts.ts; slow headers by Node's headersTimeout
+    // (60 s); idle keep-alive connections by keepAliveTimeout.
+    requestTimeout: 0,
+    connectionTimeout: 0,
     schemaErrorFormatter: formatValidationErrors,
     frameworkErrors,
   }).withTypeProvider<TypeBoxProvider>();
@@ -48,7 +74,10 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
   app.setNotFoundHandler(notFoundHandler);
 
   await app.register(corePlugin, { core, sseHeartbeatMs: opts.sseHeartbeatMs ?? DEFAULT_SSE_HEARTBEAT_MS });
+  await app.register(transferTimeoutsPlugin, { idleMs: opts.transferIdleMs ?? DEFAULT_TRANSFER_IDLE_MS });
   await app.register(inputPlugin);
+  // Before authentication: a cross-site request is refused whoever's credentials the browser added.
+  await app.register(sameOriginPlugin);
   await app.register(authPlugin);
   if (opts.validateResponses) await app.register(responseValidationPlugin, { shared: SHARED_SCHEMAS });
   await registerOpenApi(app, core.identity.swVersion);

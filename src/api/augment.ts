@@ -2,7 +2,7 @@
  * The one module augmentation of the HTTP adapter (STYLE F4): what the plugins add to Fastify's
  * instance, request and route config, so that every use is typed.
  */
-import type { Actor, Core } from '../core/index.js';
+import type { Actor, Core, Permission } from '../core/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,5 +20,10 @@ declare module 'fastify' {
     public?: boolean;
     /** The API key may also come as the `api_key` query parameter (Syncano's clients send it so). */
     apiKeyInQuery?: boolean;
+    /**
+     * Checked as soon as the actor is known, before the body is read: routes whose body may be
+     * large (uploads) must not read megabytes for someone who may not send them. Core checks again.
+     */
+    permission?: Permission;
   }
 }

@@ -1,11 +1,111 @@
 /**
- * Errors as the native API shows them: `{"error": CODE, "message": text}` with a status. Every
- * CoreErrorCode has its status here (a Record, so a new code breaks this build until it is
- * mapped); Fastify's own client errors keep their 4xx; anything else is a logged 500 that tells
- * the client nothing more than "internal error".
+ * The one error handler of every HTTP surface. What happens is the same everywhere: each
+ * CoreErrorCode has its status; a 401 carries the Basic challenge (API clients only: see
+ * `challengeFits`); a 429 or 503 that knows when to come back carries Retry-After; Fastify's own
+ * client errors keep their 4xx; 5xx are logged; anything unexpected is a 500 that tells the client
+ * nothing more than "internal error". What differs is the words: each surface (the native API and
+ * each dialect) gives its `ErrorVocabulary`, the body shape and the words of its product.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError, type CoreErrorCode } from '../core/index.js';
+
+/** A status and the surface's word for it. */
+export interface ErrorWord {
+  status: number;
+  word: string;
+}
+
+export interface ErrorVocabulary<B> {
+  /** Every CoreErrorCode's status and word (a Record: a new code breaks the build until mapped). */
+  core: Record<CoreErrorCode, ErrorWord>;
+  /** A client error Fastify raised itself (bad JSON, wrong media type, body too large…) in this surface's words. */
+  client(status: number): ErrorWord;
+  /** The 500 of an unexpected error. */
+  internal: ErrorWord & { message: string };
+  /** The body of an error. `err` is the CoreError, when it is one (for a field at fault). */
+  body(word: string, message: string, err?: CoreError): B;
+  /** A surface's own rendering of some errors (Syncano's field errors); undefined for the common one. */
+  special?(err: unknown, status: number): B | undefined;
+  /** The message of an unknown route. */
+  noRoute(request: FastifyRequest): string;
+}
+
+export const AUTH_CHALLENGE = 'Basic realm="coffer"';
+
+/** A response that does not match its schema (response validation): a bug of ours, named for the tests that catch it. */
+export class ResponseDriftError extends Error {
+  override readonly name = 'ResponseDriftError';
+}
+
+const short = (message: string, max = 300) => (message.length > max ? `${message.slice(0, max)}…` : message);
+
+function isClientError(err: unknown): err is FastifyError & { statusCode: number } {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * A browser (it sends Origin or Sec-Fetch-* on every fetch and navigation) that sees the Basic
+ * challenge prompts for a password and then sends it with every later request to this server,
+ * including those a hostile page makes it send (CSRF). API clients send neither header.
+ */
+export function challengeFits(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return h.origin === undefined && h['sec-fetch-mode'] === undefined && h['sec-fetch-site'] === undefined && h['sec-fetch-dest'] === undefined;
+}
+
+export function retryAfterHeader(seconds: number): string {
+  return String(Math.max(1, Math.ceil(seconds)));
+}
+
+export function errorHandlerFor<B>(v: ErrorVocabulary<B>) {
+  return async function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<B> {
+    const status = err instanceof CoreError ? v.core[err.code].status : isClientError(err) ? err.statusCode : 500;
+    if (err instanceof CoreError) {
+      if (status === 401 && challengeFits(request)) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
+      if ((status === 429 || status === 503) && err.retryAfterSeconds !== undefined) reply.header('Retry-After', retryAfterHeader(err.retryAfterSeconds));
+      if (status >= 500) request.log.error({ err }, 'core error');
+    }
+    const own = v.special?.(err, status);
+    if (own !== undefined) {
+      reply.code(status);
+      return own;
+    }
+    if (err instanceof CoreError) {
+      reply.code(status);
+      return v.body(v.core[err.code].word, err.message, err);
+    }
+    if (err instanceof ResponseDriftError) {
+      request.log.error({ err }, 'response does not match its schema');
+      reply.code(500);
+      return v.body(v.internal.word, err.message);
+    }
+    if (isClientError(err)) {
+      const m = v.client(err.statusCode);
+      reply.code(m.status);
+      // Fastify's messages may quote the whole offending URL or parameter.
+      return v.body(m.word, short(err.message));
+    }
+    request.log.error({ err }, 'unexpected error');
+    reply.code(500);
+    return v.body(v.internal.word, v.internal.message);
+  };
+}
+
+export function notFoundHandlerFor<B>(v: ErrorVocabulary<B>) {
+  return async function notFound(request: FastifyRequest, reply: FastifyReply): Promise<B> {
+    reply.code(404);
+    return v.body(v.core.not_found.word, v.noRoute(request));
+  };
+}
+
+/** `GET /x…`, the URL cut short: an unknown route's words. */
+export function routeNamed(request: FastifyRequest): string {
+  return `${request.method} ${short(request.url, 200)}`;
+}
+
+// The native API's words.
 
 export interface ErrorReply {
   status: number;
@@ -26,55 +126,24 @@ export const CORE_ERROR_REPLY: Record<CoreErrorCode, ErrorReply> = {
 
 /** Words for the client errors Fastify raises itself (bad JSON, wrong media type, body too large…). */
 const HTTP_ERROR_WORD: Record<number, string> = {
-  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 408: 'request_timeout',
+  400: 'bad_request', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 406: 'not_acceptable', 408: 'request_timeout',
   411: 'length_required', 413: 'payload_too_large', 414: 'uri_too_long', 415: 'unsupported_media_type', 431: 'headers_too_large',
 };
 
-export const AUTH_CHALLENGE = 'Basic realm="coffer"';
+type NativeBody = { error: string; message: string; field?: string };
 
-/** A response that does not match its schema (response validation): a bug of ours, named for the tests that catch it. */
-export class ResponseDriftError extends Error {
-  override readonly name = 'ResponseDriftError';
-}
+export const NATIVE_WORDS: ErrorVocabulary<NativeBody> = {
+  core: Object.fromEntries(Object.entries(CORE_ERROR_REPLY).map(([code, r]) => [code, { status: r.status, word: r.error }])) as Record<CoreErrorCode, ErrorWord>,
+  client: (status) => ({ status, word: HTTP_ERROR_WORD[status] ?? 'bad_request' }),
+  internal: { status: 500, word: 'internal', message: 'internal error' },
+  body: (error, message, err) => ({ error, message, ...(err?.field !== undefined ? { field: err.field } : {}) }),
+  noRoute: (request) => `no route ${routeNamed(request)}`,
+};
 
-function isFastifyClientError(err: unknown): err is FastifyError & { statusCode: number } {
-  if (!(err instanceof Error)) return false;
-  const status = (err as { statusCode?: unknown }).statusCode;
-  return typeof status === 'number' && status >= 400 && status < 500;
-}
-
-export async function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<{ error: string; message: string; field?: string }> {
-  if (err instanceof CoreError) {
-    const m = CORE_ERROR_REPLY[err.code];
-    if (m.status === 401) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
-    if (m.status === 429 && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (m.status >= 500) request.log.error({ err }, 'core error');
-    reply.code(m.status);
-    return { error: m.error, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
-  }
-  if (err instanceof ResponseDriftError) {
-    request.log.error({ err }, 'response does not match its schema');
-    reply.code(500);
-    return { error: 'internal', message: err.message };
-  }
-  if (isFastifyClientError(err)) {
-    reply.code(err.statusCode);
-    // Fastify's messages may quote the whole offending URL or parameter.
-    const message = err.message.length > 300 ? `${err.message.slice(0, 300)}…` : err.message;
-    return { error: HTTP_ERROR_WORD[err.statusCode] ?? 'bad_request', message };
-  }
-  request.log.error({ err }, 'unexpected error');
-  reply.code(500);
-  return { error: 'internal', message: 'internal error' };
-}
+export const errorHandler = errorHandlerFor(NATIVE_WORDS);
+export const notFoundHandler = notFoundHandlerFor(NATIVE_WORDS);
 
 /** Errors Fastify meets before routing (a malformed or overlong URL): the same body as every other error. */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   void errorHandler(err, request, reply).then((body) => reply.send(body));
-}
-
-export async function notFoundHandler(request: FastifyRequest, reply: FastifyReply): Promise<{ error: string; message: string }> {
-  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
-  reply.code(404);
-  return { error: 'not_found', message: `no route ${request.method} ${url}` };
 }

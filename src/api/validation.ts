@@ -5,7 +5,7 @@
  * validation, neither coerces nor fills defaults. Validation errors become messages that name the
  * field: `body.type must be one of full, incremental, differential`.
  */
-import { Ajv, type ErrorObject, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import type { FastifySchemaValidationError } from 'fastify';
 import type { TSchema } from 'typebox';
 
@@ -26,11 +26,39 @@ export function createAjv(shared: readonly TSchema[], options: Options): Ajv {
 type SchemaErrorDataVar = 'body' | 'headers' | 'params' | 'querystring';
 export type HttpPart = SchemaErrorDataVar | string | undefined;
 
+/** The JSON pointer of the first number that is not finite (NaN, ±Infinity) in a coerced value, if any. */
+export function nonFiniteAt(value: unknown, at = ''): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : at;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = nonFiniteAt(v, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Ajv's coercion turns the text `1e309` or `Infinity` into Infinity, which it counts as an
+ * integer and for which it skips minimum and maximum: a parameter must be a finite number.
+ */
+function finiteOnly(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    const ok = validate(data);
+    checked.errors = validate.errors;
+    if (!ok) return false;
+    const at = nonFiniteAt(data);
+    if (at === undefined) return true;
+    checked.errors = [{ keyword: 'finite', instancePath: at, schemaPath: '#', params: {}, message: 'must be a finite number' }];
+    return false;
+  }) as ValidateFunction;
+  return checked;
+}
+
 /** Fastify's validator compiler: strict bodies, coerced parameters. */
 export function validatorCompiler(shared: readonly TSchema[]) {
   const strict = createAjv(shared, { coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   const coercing = createAjv(shared, { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
-  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
+  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? strict.compile(schema as object) : finiteOnly(coercing.compile(schema as object)));
 }
 
 const PART_LABEL: Record<SchemaErrorDataVar, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };

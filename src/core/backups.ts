@@ -1,6 +1,6 @@
 /** Backups and restores: the rules (quotas, one restore per instance, who may do what) and the jobs that carry them out. */
 import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Instance, type Job, type Page, UniqueViolation } from '../catalog/index.js';
-import { withLock } from '../repo/index.js';
+import { LockConflictError, withLock } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
 import { CoalescedRead } from './coalesced-read.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
@@ -62,6 +62,14 @@ type CatalogTx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
 const KEPT_PAGES = 64;
 /** Single backups kept by BackupService.get: about 1 KiB each, so 16 MiB at most. */
 const KEPT_BACKUPS = 16_384;
+
+/**
+ * How long a delete waits for the repository's exclusive lock (backups and downloads hold shared
+ * ones) before it answers 503 with Retry-After: a client or proxy waits on the request, and many
+ * time out after 30 s, so it is told early to come back rather than held for the minute a backup may take.
+ */
+const DELETE_LOCK_WAIT_MS = 5_000;
+const DELETE_RETRY_AFTER_S = 10;
 
 export class BackupService {
   /** Query → the page read and the change counter it was read under. */
@@ -217,9 +225,12 @@ export class BackupService {
     if (b.snapshotId) {
       try {
         const repo = await this.repos.open(b.repositoryId);
-        await retryOnLockConflict(AbortSignal.timeout(60_000), () => withLock(repo, true, () => repo.backend.remove({ type: 'snapshot', name: b.snapshotId! })), 60_000);
+        // Bounded by maxMs alone, so that it ends with the lock conflict (and its Retry-After), not an abort.
+        await retryOnLockConflict(new AbortController().signal, () => withLock(repo, true, () => repo.backend.remove({ type: 'snapshot', name: b.snapshotId! })), DELETE_LOCK_WAIT_MS);
       } catch (err) {
-        throw new CoreError('unavailable', `the backup's snapshot could not be removed from its repository: ${(err as Error).message}`, undefined, { cause: err });
+        const busy = err instanceof LockConflictError;
+        throw new CoreError('unavailable', `the backup's snapshot could not be removed from its repository: ${(err as Error).message}`, undefined,
+          { cause: err, ...(busy ? { retryAfterSeconds: DELETE_RETRY_AFTER_S } : {}) });
       }
     }
     await this.catalog.backups.remove(id);

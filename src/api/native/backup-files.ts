@@ -27,9 +27,13 @@ const UploadQuery = Type.Object({
  * Lets a route scope take backup file uploads: nothing is parsed, and the handler hands the
  * request stream itself (`request.raw`) to `core.backupFiles.upload`, which spools it to disk
  * (bounded memory, its own size limit). `request.body` stays undefined: the input checks walk a
- * body, and walking a stream object fails. Routes also need `bodyLimit: core.backupFiles.maxUploadBytes`.
+ * body, and walking a stream object fails. Routes also need `bodyLimit: core.backupFiles.maxUploadBytes`
+ * and `config.permission`, so that nobody who may not upload makes the server read a byte.
+ * Every other media type is 415 in the scope: a JSON or form parser would buffer the whole body
+ * (up to the upload's limit) in memory.
  */
-export function acceptBackupFileBodies(app: Pick<FastifyInstance, 'addContentTypeParser'>): void {
+export function acceptBackupFileBodies(app: Pick<FastifyInstance, 'addContentTypeParser' | 'removeAllContentTypeParsers'>): void {
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(BACKUP_FILE_MEDIA_TYPES, (_request, _payload, done) => done(null, undefined));
 }
 
@@ -79,6 +83,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
   app.post('/upload', {
     // The body is streamed to disk, so the small JSON limit does not apply; core enforces its own.
     bodyLimit: app.core.backupFiles.maxUploadBytes,
+    config: { permission: 'backup.create' },
     schema: {
       tags: ['backups'], summary: 'Upload a backup file as a new backup',
       description: 'Roles: admin, backup_operator. The body is a backup file (as `GET /{backup_id}/file` gives), sent as `application/octet-stream` or `application/zip`. '

@@ -7,15 +7,19 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Type } from 'typebox';
-import { type JobInfo, isTerminal } from '../../core/index.js';
+import { CoreError, type JobInfo, isTerminal } from '../../core/index.js';
 import { replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import type { RoutesPlugin } from '../type-provider.js';
 import { requireId } from './ids.js';
 import { jobView } from './views.js';
 
+/** Event streams one user may have open at once: each holds a socket and a follower of its job. */
+export const MAX_STREAMS_PER_USER = 20;
+
 export const jobEventsRoute: RoutesPlugin = async (app) => {
   const open = new Set<() => void>();
+  const perUser = new Map<string, number>();
   app.addHook('preClose', async () => {
     for (const close of [...open]) close();
   });
@@ -23,13 +27,19 @@ export const jobEventsRoute: RoutesPlugin = async (app) => {
   app.get('/:job_id/events', {
     exposeHeadRoute: false,
     schema: {
-      tags: ['jobs'], summary: 'Follow a job as Server-Sent Events', description: 'Roles: all. Events: progress, state, end (data: the job as JSON).', produces: ['text/event-stream'],
+      tags: ['jobs'], summary: 'Follow a job as Server-Sent Events', description: `Roles: all. Events: progress, state, end (data: the job as JSON). A user may follow at most ${MAX_STREAMS_PER_USER} streams at once (429 beyond).`, produces: ['text/event-stream'],
       params: Type.Object({ job_id: Type.String() }),
       response: replies({ 200: Type.String({ description: 'text/event-stream' }) }, 404),
     },
   }, async (request, reply) => {
     // Permission and existence are checked before the stream opens, so they are ordinary 403/404 replies.
-    const first = await app.core.jobs.get(actorOf(request), requireId('job', request.params.job_id));
+    const actor = actorOf(request);
+    const first = await app.core.jobs.get(actor, requireId('job', request.params.job_id));
+    const mine = perUser.get(actor.name) ?? 0;
+    if (mine >= MAX_STREAMS_PER_USER) {
+      throw new CoreError('too_many_attempts', `user ${actor.name} has ${mine} event streams open, the most allowed; close one first`, undefined, { retryAfterSeconds: 5 });
+    }
+    perUser.set(actor.name, mine + 1);
     reply.hijack();
     const raw: ServerResponse = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -48,6 +58,9 @@ export const jobEventsRoute: RoutesPlugin = async (app) => {
     const close = () => {
       if (closed) return;
       closed = true;
+      const left = (perUser.get(actor.name) ?? 1) - 1;
+      if (left > 0) perUser.set(actor.name, left);
+      else perUser.delete(actor.name);
       clearInterval(heartbeat);
       stopFollowing();
       open.delete(close);

@@ -2,11 +2,12 @@
  * Authentication: every route needs credentials unless its config says `public: true`. An API key
  * (`X-API-KEY: key` or `Authorization: Bearer key`) or HTTP Basic (user name and password) becomes
  * `request.actor`; core decides what that actor may do (403) and throttles guessing (429). This
- * hook only establishes who is asking (401 when nobody valid is).
+ * hook establishes who is asking (401 when nobody valid is) and, for routes whose config names a
+ * permission (uploads), refuses early who may not (403), before a byte of the body is read.
  */
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { type Actor, type Core, CoreError } from '../../core/index.js';
+import { type Actor, type Core, CoreError, PERMISSIONS, allowed } from '../../core/index.js';
 
 const NO_CREDENTIALS = 'credentials required: an API key (X-API-KEY or Authorization: Bearer) or HTTP Basic';
 
@@ -40,10 +41,16 @@ export async function authenticate(core: Core, request: FastifyRequest): Promise
 
 export const authPlugin = fp(async (app) => {
   app.decorateRequest('actor', null);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     // Unknown routes answer 404 whoever asks; public routes need nobody.
     if (request.is404 || request.routeOptions.config.public === true) return;
     request.actor = await authenticate(app.core, request);
+    const needs = request.routeOptions.config.permission;
+    if (needs !== undefined && !allowed(request.actor, needs)) {
+      // The body is never read: close the connection rather than drain what the client still sends.
+      reply.header('Connection', 'close');
+      throw new CoreError('forbidden', `role ${request.actor.role} may not ${needs.replace('.', ' ')} (needs ${PERMISSIONS[needs].join(' or ')})`);
+    }
   });
 }, { name: 'coffer-auth', fastify: '5.x', dependencies: ['coffer-core'] });
 

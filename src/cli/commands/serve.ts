@@ -49,6 +49,8 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
     logger: quiet ? false : { level: cfg['log-level'] },
     validateResponses: cfg['validate-responses'],
     bodyLimit: cfg['body-limit'],
+    transferIdleMs: cfg['transfer-idle-timeout'] * 1000,
+    trustProxy: trustProxy(cfg['trust-proxy']),
   });
   try {
     if (app) await app.listen({ host: cfg.host, port: cfg.port });
@@ -78,6 +80,12 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
   await app?.close();
   await core.stop();
   return EXIT.ok;
+}
+
+/** `--trust-proxy`: off, on for any proxy, or the proxies' addresses as Fastify takes them. */
+function trustProxy(value: string | undefined): boolean | string {
+  if (value === undefined || /^(|0|false|no|off)$/i.test(value.trim())) return false;
+  return /^(1|true|yes|on)$/i.test(value.trim()) ? true : value.trim();
 }
 
 /** The Kanto File Backup device over MQTT, when a broker is configured. */

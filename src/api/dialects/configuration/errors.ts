@@ -5,10 +5,9 @@
  * or wrong password, a body that is not multipart or JSON, a file over the limit) is the seed's
  * one error word: 400 INVALID_REQUEST.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { CoreError, type CoreErrorCode } from '../../../core/index.js';
-import { AUTH_CHALLENGE, ResponseDriftError } from '../../errors.js';
+import type { CoreErrorCode } from '../../../core/index.js';
+import { type ErrorVocabulary, type ErrorWord, errorHandlerFor, notFoundHandlerFor, routeNamed } from '../../errors.js';
 
 export const CODE_BODY = Type.Object({
   code: Type.String({ description: 'INVALID_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, TOO_MANY_REQUESTS, SERVICE_UNAVAILABLE or INTERNAL_ERROR' }),
@@ -39,38 +38,15 @@ export function codeReplies<T extends object, E extends ErrorStatus = never>(ok:
   return out as T & Record<E | 400 | 401 | 403 | 429 | 500, typeof CODE_BODY>;
 }
 
-export async function configurationErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<{ code: string; message: string }> {
-  if (err instanceof CoreError) {
-    const m = CORE_ERROR_CODE[err.code];
-    if (m.status === 401) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
-    if (m.status === 429 && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (m.status >= 500) request.log.error({ err }, 'core error');
-    reply.code(m.status);
-    return { code: m.code, message: err.message };
-  }
-  if (err instanceof ResponseDriftError) {
-    request.log.error({ err }, 'response does not match its schema');
-    reply.code(500);
-    return { code: 'INTERNAL_ERROR', message: err.message };
-  }
-  const status = (err as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    const message = String((err as Error).message ?? 'bad request');
-    if (status === 404 || status === 405) {
-      reply.code(status);
-      return { code: status === 404 ? 'NOT_FOUND' : 'METHOD_NOT_ALLOWED', message };
-    }
-    // A body that is too large, not multipart, not JSON, over a part limit: the request is invalid.
-    reply.code(400);
-    return { code: 'INVALID_REQUEST', message: message.length > 300 ? `${message.slice(0, 300)}…` : message };
-  }
-  request.log.error({ err }, 'unexpected error');
-  reply.code(500);
-  return { code: 'INTERNAL_ERROR', message: 'internal error' };
-}
+const CODE_WORDS: ErrorVocabulary<{ code: string; message: string }> = {
+  core: Object.fromEntries(Object.entries(CORE_ERROR_CODE).map(([k, r]) => [k, { status: r.status, word: r.code }])) as Record<CoreErrorCode, ErrorWord>,
+  // A body that is too large, not multipart, not JSON, over a part limit: the request is invalid.
+  client: (status) => (status === 404 ? { status, word: 'NOT_FOUND' } : status === 405 ? { status, word: 'METHOD_NOT_ALLOWED' }
+    : status === 403 ? { status, word: 'FORBIDDEN' } : { status: 400, word: 'INVALID_REQUEST' }),
+  internal: { status: 500, word: 'INTERNAL_ERROR', message: 'internal error' },
+  body: (code, message) => ({ code, message }),
+  noRoute: (request) => `no route ${routeNamed(request)}`,
+};
 
-export async function configurationNotFound(request: FastifyRequest, reply: FastifyReply): Promise<{ code: string; message: string }> {
-  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
-  reply.code(404);
-  return { code: 'NOT_FOUND', message: `no route ${request.method} ${url}` };
-}
+export const configurationErrorHandler = errorHandlerFor(CODE_WORDS);
+export const configurationNotFound = notFoundHandlerFor(CODE_WORDS);

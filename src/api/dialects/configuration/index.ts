@@ -76,6 +76,8 @@ export const configurationBackupApi: RoutesPlugin = async (app) => {
   });
 
   app.put('', {
+    // Admins only, checked before the form (up to two files of 32 MiB) is read.
+    config: { permission: 'config.manage' },
     // The form is described for the OpenAPI document; core checks what arrives (file, password).
     validatorCompiler: () => (data: unknown) => ({ value: data }),
     schema: {

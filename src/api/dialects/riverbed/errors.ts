@@ -4,10 +4,9 @@
  * Every CoreErrorCode has a status and a code here (a Record: a new code breaks this build until
  * mapped); Fastify's own client errors keep their 4xx; anything else is a logged 500.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { CoreError, type CoreErrorCode } from '../../../core/index.js';
-import { AUTH_CHALLENGE, ResponseDriftError } from '../../errors.js';
+import type { CoreErrorCode } from '../../../core/index.js';
+import { type ErrorVocabulary, type ErrorWord, errorHandlerFor, notFoundHandlerFor, routeNamed } from '../../errors.js';
 import { ErrorBody } from './schemas.js';
 
 type RiverbedError = Static<typeof ErrorBody>;
@@ -26,7 +25,7 @@ export const CORE_ERROR_REPLY: Record<CoreErrorCode, { status: number; id: strin
 
 /** Codes for the client errors Fastify raises itself (wrong media type, body too large, …). */
 const HTTP_ERROR_ID: Record<number, string> = {
-  400: 'INVALID_REQUEST', 404: 'RESOURCE_NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT',
+  400: 'INVALID_REQUEST', 403: 'AUTH_FORBIDDEN', 404: 'RESOURCE_NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT',
   411: 'LENGTH_REQUIRED', 413: 'REQUEST_TOO_LARGE', 414: 'URI_TOO_LONG', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE',
 };
 
@@ -42,35 +41,13 @@ export function riverbedReplies<T extends object>(ok: T, errors: readonly Riverb
   return out as T & Record<number, unknown>;
 }
 
-const short = (message: string) => (message.length > 300 ? `${message.slice(0, 300)}…` : message);
+const RIVERBED_WORDS: ErrorVocabulary<RiverbedError> = {
+  core: Object.fromEntries(Object.entries(CORE_ERROR_REPLY).map(([k, r]) => [k, { status: r.status, word: r.id }])) as Record<CoreErrorCode, ErrorWord>,
+  client: (status) => ({ status, word: HTTP_ERROR_ID[status] ?? 'INVALID_REQUEST' }),
+  internal: { status: 500, word: 'INTERNAL_ERROR', message: 'internal error' },
+  body: (id, text) => ({ error_id: id, error_text: text }),
+  noRoute: (request) => `no resource ${routeNamed(request)}`,
+};
 
-export async function riverbedErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<RiverbedError> {
-  if (err instanceof CoreError) {
-    const m = CORE_ERROR_REPLY[err.code];
-    if (m.status === 401) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
-    if ((m.status === 429 || m.status === 503) && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (m.status >= 500) request.log.error({ err }, 'core error');
-    reply.code(m.status);
-    return { error_id: m.id, error_text: err.message };
-  }
-  if (err instanceof ResponseDriftError) {
-    request.log.error({ err }, 'response does not match its schema');
-    reply.code(500);
-    return { error_id: 'INTERNAL_ERROR', error_text: err.message };
-  }
-  // Schema validation (the route's params or body) and Fastify's own client errors keep their 4xx.
-  const status = (err as { statusCode?: unknown }).statusCode;
-  if (err instanceof Error && typeof status === 'number' && status >= 400 && status < 500) {
-    reply.code(status);
-    return { error_id: HTTP_ERROR_ID[status] ?? 'INVALID_REQUEST', error_text: short(err.message) };
-  }
-  request.log.error({ err }, 'unexpected error');
-  reply.code(500);
-  return { error_id: 'INTERNAL_ERROR', error_text: 'internal error' };
-}
-
-export async function riverbedNotFound(request: FastifyRequest, reply: FastifyReply): Promise<RiverbedError> {
-  const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url;
-  reply.code(404);
-  return { error_id: 'RESOURCE_NOT_FOUND', error_text: `no resource ${request.method} ${url}` };
-}
+export const riverbedErrorHandler = errorHandlerFor(RIVERBED_WORDS);
+export const riverbedNotFound = notFoundHandlerFor(RIVERBED_WORDS);

@@ -19,6 +19,7 @@ export const riverbedUploadRoutes: RoutesPlugin = async (app) => {
   app.post('/backups/upload', {
     // Streamed to disk, so the small JSON limit does not apply; core enforces its own.
     bodyLimit: app.core.backupFiles.maxUploadBytes,
+    config: { permission: 'backup.create' },
     schema: {
       tags: ['riverbed'], summary: 'Upload a backup file as a new backup of this device',
       description: 'Roles: admin, backup_operator. The body is a backup file, sent as `application/octet-stream`. Every entry is checked (paths, symlinks, sizes, checksums, expansion) '

@@ -4,10 +4,10 @@
  * Every CoreErrorCode has a status here (a Record: a new code breaks this build until mapped).
  * A body that is not JSON is `{"detail": "JSON parse error - …"}`, as DRF's parser said it.
  */
-import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FastifySchemaValidationError } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { CoreError, type CoreErrorCode } from '../../../core/index.js';
-import { AUTH_CHALLENGE, ResponseDriftError } from '../../errors.js';
+import { type ErrorVocabulary, type ErrorWord, errorHandlerFor, notFoundHandlerFor } from '../../errors.js';
 
 export const CORE_ERROR_STATUS: Record<CoreErrorCode, number> = {
   invalid: 400,
@@ -67,43 +67,31 @@ function validationMessage(e: FastifySchemaValidationError): { field: string; me
   }
 }
 
-export async function syncanoErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): Promise<Detail | Fields> {
+/** DRF's own shapes: field errors (from core or from the body's schema) and its JSON parser's sentence. */
+function drfBody(err: unknown, status: number): Detail | Fields | undefined {
   if (err instanceof CoreError) {
-    const status = CORE_ERROR_STATUS[err.code];
-    if (status === 401) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
-    if (status === 429 && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
-    if (status >= 500) request.log.error({ err }, 'core error');
-    reply.code(status);
     if (err.code === 'invalid' && err.field !== undefined) return { [topField(err.field)]: [fieldMessage(err, err.field)] };
     // The JSON parser's words (shared input plugin) in DRF's form.
     if (err.code === 'invalid' && err.message.startsWith('body is not valid JSON: ')) return { detail: `JSON parse error - ${err.message.slice('body is not valid JSON: '.length)}` };
-    return { detail: err.message };
+    return undefined;
   }
   const validation = (err as { validation?: FastifySchemaValidationError[]; validationContext?: string }).validation;
-  if (Array.isArray(validation) && validation.length > 0) {
-    reply.code(400);
-    const context = (err as { validationContext?: string }).validationContext;
-    if (context !== 'body') return { detail: (err as Error).message };
+  if (status === 400 && Array.isArray(validation) && validation.length > 0 && (err as { validationContext?: string }).validationContext === 'body') {
     const { field, message } = validationMessage(validation[0]!);
     return { [field]: [message] };
   }
-  if (err instanceof ResponseDriftError) {
-    request.log.error({ err }, 'response does not match its schema');
-    reply.code(500);
-    return { detail: err.message };
-  }
-  const status = (err as { statusCode?: unknown }).statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    reply.code(status);
-    const message = (err as FastifyError).message;
-    return { detail: message.length > 300 ? `${message.slice(0, 300)}…` : message };
-  }
-  request.log.error({ err }, 'unexpected error');
-  reply.code(500);
-  return { detail: 'Internal server error.' };
+  return undefined;
 }
 
-export async function syncanoNotFound(request: FastifyRequest, reply: FastifyReply): Promise<Detail> {
-  reply.code(404);
-  return { detail: 'Not found.' };
-}
+const SYNCANO_WORDS: ErrorVocabulary<Detail | Fields> = {
+  // DRF has no error codes in its bodies: the word is unused, the status is all.
+  core: Object.fromEntries(Object.entries(CORE_ERROR_STATUS).map(([k, status]) => [k, { status, word: k }])) as Record<CoreErrorCode, ErrorWord>,
+  client: (status) => ({ status, word: String(status) }),
+  internal: { status: 500, word: 'internal', message: 'Internal server error.' },
+  body: (_word, detail) => ({ detail }),
+  special: drfBody,
+  noRoute: () => 'Not found.',
+};
+
+export const syncanoErrorHandler = errorHandlerFor(SYNCANO_WORDS);
+export const syncanoNotFound = notFoundHandlerFor(SYNCANO_WORDS);
