@@ -31,9 +31,11 @@ export function fileTimesAddon(): FileTimesAddon {
   try {
     addon = createRequire(import.meta.url)(file) as FileTimesAddon;
   } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'MODULE_NOT_FOUND' ? 'it is not built' : e.message.split('\n')[0];
     throw new Error(
-      `cannot load Coffer's native addon for nanosecond file times (${file}): ${(err as Error).message}. ` +
-        'Build it with `npm run build:native` (npm ci does so); it needs a C compiler, make and Python.',
+      `cannot load Coffer's native addon for nanosecond file times, ${file}: ${why}. ` +
+        'Build it with `npm run build:native` (npm ci does so; it needs a C compiler, make and Python).',
       { cause: err },
     );
   }
