@@ -14,9 +14,9 @@ import type { TimeSpec } from './time.js';
 
 interface FileTimesAddon {
   /** Returns 0, or the errno of utimensat(2). */
-  setTimes(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number, followSymlinks: boolean): number;
+  setTimes(path: string, atimeSec: number | bigint, atimeNsec: number, mtimeSec: number | bigint, mtimeNsec: number, followSymlinks: boolean): number;
   /** Returns 0, or the errno of futimens(2). */
-  setFdTimes(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): number;
+  setFdTimes(fd: number, atimeSec: number | bigint, atimeNsec: number, mtimeSec: number | bigint, mtimeNsec: number): number;
 }
 
 // src/repo/ and dist/repo/ are both two levels below the package root, where node-gyp builds.
