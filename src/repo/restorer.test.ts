@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { restore } from './restorer.js';
+import { parseTimeNs } from './time.js';
 import { localRepo, putData, putRawTree, putSnapshot, putTree, tempDir, testNode } from './testing.js';
 
 /** Every path under `dir` (relative), to prove nothing appeared where it must not. */
@@ -121,4 +122,37 @@ describe('restore of large blobs', () => {
       expect(fs.readFileSync(path.join(target, 'c')).equals(big)).toBe(true);
     });
   }
+});
+
+describe('restore of times', () => {
+  it('sets atime and mtime as recorded, to the nanosecond, on files, directories and symlinks', async () => {
+    const work = tempDir();
+    const repo = await localRepo(work);
+    const data = await putData(repo, Buffer.from('timed'));
+    // Distinct atime and mtime in several zones and fraction lengths (restic drops trailing zeros).
+    const recorded = {
+      file: { atime: '2023-11-14T22:13:20.123456789Z', mtime: '2020-09-13T14:26:40.987654321+02:00' },
+      empty: { atime: '1969-07-20T20:17:40.5Z', mtime: '2038-01-19T03:14:08.000000001Z' },
+      link: { atime: '2024-02-29T23:59:59.999999999-05:30', mtime: '2001-02-03T04:05:06.7Z' },
+      dir: { atime: '2022-06-01T00:00:00.000000007Z', mtime: '2021-12-31T23:59:59.123456789Z' },
+      inner: { atime: '2019-01-01T00:00:00Z', mtime: '2018-05-05T05:05:05.555555555Z' },
+    };
+    const inner = await putTree(repo, [testNode({ name: 'inner', type: 'file', size: 5, content: [data], ...recorded.inner })]);
+    const tree = await putTree(repo, [
+      testNode({ name: 'dir', type: 'dir', subtree: inner, ...recorded.dir }),
+      testNode({ name: 'empty', type: 'file', size: 0, ...recorded.empty }),
+      testNode({ name: 'file', type: 'file', size: 5, content: [data], ...recorded.file }),
+      testNode({ name: 'link', type: 'symlink', linktarget: 'file', ...recorded.link }),
+    ]);
+    const snap = await putSnapshot(repo, tree);
+    await repo.loadIndex();
+    const target = path.join(work, 't');
+    await restore(repo, snap, { target, workers: 0 });
+    const paths = { file: 'file', empty: 'empty', link: 'link', dir: 'dir', inner: 'dir/inner' };
+    for (const [key, rel] of Object.entries(paths)) {
+      const st = fs.lstatSync(path.join(target, rel), { bigint: true });
+      const want = recorded[key as keyof typeof recorded];
+      expect({ rel, atimeNs: st.atimeNs, mtimeNs: st.mtimeNs }).toEqual({ rel, atimeNs: parseTimeNs(want.atime), mtimeNs: parseTimeNs(want.mtime) });
+    }
+  });
 });

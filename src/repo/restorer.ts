@@ -19,7 +19,8 @@ import { type TreeNode, chmodBitsFromGoMode, decodeTree, isSafeName } from './no
 import { type PackedBlob } from './pack.js';
 import type { Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
-import { parseTimeNs } from './time.js';
+import { setFileTimes, fileTimesAddon } from './file-times.js';
+import { parseTimeSpec } from './time.js';
 
 export interface RestoreOptions {
   target: string;
@@ -70,6 +71,8 @@ export async function restore(repo: Repository, snapshot: Snapshot, opts: Restor
   const includes = opts.include && opts.include.length > 0 ? compileExcludes(opts.include) : undefined;
   const excludes = opts.exclude && opts.exclude.length > 0 ? compileExcludes(opts.exclude) : undefined;
   const owners = opts.owners ?? process.getuid?.() === 0;
+  // Before any work: without the addon every file's times would fail one by one.
+  fileTimesAddon();
   let errors = 0;
   const warn = (p: string, msg: string): void => {
     errors++;
@@ -303,12 +306,8 @@ function applyMetadata(abs: string, node: TreeNode, owners: boolean, warn: (p: s
     warn(abs, `cannot set mode: ${(err as Error).message}`);
   }
   try {
-    const mtimeNs = parseTimeNs(node.mtime);
-    const atimeNs = parseTimeNs(node.atime);
-    // Seconds with a fraction: node passes them to utimensat, keeping sub-millisecond digits it can.
-    const toSec = (ns: bigint): number => Number(ns / 1000n) / 1e6;
-    if (node.type === 'symlink') fs.lutimesSync(abs, toSec(atimeNs), toSec(mtimeNs));
-    else fs.utimesSync(abs, toSec(atimeNs), toSec(mtimeNs));
+    // The link itself for a symlink; nothing else here is a link (files are opened O_NOFOLLOW).
+    setFileTimes(abs, parseTimeSpec(node.atime), parseTimeSpec(node.mtime));
   } catch (err) {
     warn(abs, `cannot set times: ${(err as Error).message}`);
   }

@@ -36,23 +36,50 @@ export function formatTime(d: Date): string {
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/;
 
-/** Parses RFC3339 with up to nanosecond precision; returns nanoseconds since the epoch. */
-export function parseTimeNs(s: string): bigint {
+/** A point in time as whole seconds since the epoch and the nanoseconds after them (0 to 999999999). */
+export interface TimeSpec {
+  sec: number;
+  nsec: number;
+}
+
+/**
+ * Parses RFC3339 with up to nanosecond precision into seconds and nanoseconds, exactly: the
+ * seconds come from whole-second calendar arithmetic and the fraction from its digits, never
+ * through a fractional double.
+ */
+export function parseTimeSpec(s: string): TimeSpec {
   const m = RFC3339.exec(s);
   if (!m) {
     const ms = Date.parse(s);
     if (Number.isNaN(ms)) throw new Error(`invalid timestamp ${JSON.stringify(s)}`);
-    return BigInt(ms) * NS_PER_MS;
+    const sec = Math.floor(ms / 1000);
+    return { sec, nsec: (ms - sec * 1000) * 1_000_000 };
   }
   const [, y, mo, d, h, mi, se, frac, zone] = m;
-  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se));
+  let sec = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se)) / 1000;
   if (zone !== 'Z' && zone !== 'z') {
     const sign = zone!.startsWith('-') ? -1 : 1;
     const [zh, zm] = zone!.slice(1).split(':').map(Number);
-    ms -= sign * (zh! * 60 + zm!) * 60_000;
+    sec -= sign * (zh! * 60 + zm!) * 60;
   }
-  const fracNs = frac ? BigInt(frac.padEnd(9, '0')) : 0n;
-  return BigInt(ms) * NS_PER_MS + fracNs;
+  return { sec, nsec: frac ? Number(frac.padEnd(9, '0')) : 0 };
+}
+
+/** Parses RFC3339 with up to nanosecond precision; returns nanoseconds since the epoch. */
+export function parseTimeNs(s: string): bigint {
+  const { sec, nsec } = parseTimeSpec(s);
+  return BigInt(sec) * NS_PER_S + BigInt(nsec);
+}
+
+/** Nanoseconds since the epoch (as `fs.Stats` with `bigint: true` gives them) as seconds and nanoseconds. */
+export function timeSpecFromNs(epochNs: bigint): TimeSpec {
+  let sec = epochNs / NS_PER_S;
+  let nsec = epochNs % NS_PER_S;
+  if (nsec < 0n) {
+    nsec += NS_PER_S;
+    sec -= 1n;
+  }
+  return { sec: Number(sec), nsec: Number(nsec) };
 }
 
 export function parseTime(s: string): Date {

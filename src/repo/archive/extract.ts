@@ -19,7 +19,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CancelledError, RepoError } from '../errors.js';
 import { fdWriter } from '../fd-writer.js';
-import { parseTimeNs } from '../time.js';
+import { fileTimesAddon, setFdTimes, setFileTimes } from '../file-times.js';
+import { parseTimeSpec } from '../time.js';
 import { BackupFileError } from './errors.js';
 import { type BackupManifest, type ManifestFile, MANIFEST_NAME } from './manifest.js';
 import { parseManifest } from './manifest-parse.js';
@@ -74,6 +75,8 @@ export async function extractBackupZip(zipFile: string, targetDir: string, opts:
   }
   const target = path.resolve(targetDir);
   checkEmptyTarget(target);
+  // Before any work: without the addon no entry's time could be set.
+  fileTimesAddon();
   const reader = await ZipReader.open(zipFile);
   try {
     return await extractInto(reader, target, limits, opts);
@@ -130,14 +133,14 @@ async function extractInto(reader: ZipReader, target: string, limits: ExtractLim
   }
 
   for (const l of links) {
-    const t = seconds(l.mtime);
-    fs.lutimesSync(abs(l.path), t, t);
+    const t = parseTimeSpec(l.mtime);
+    setFileTimes(abs(l.path), t, t);
   }
   for (let i = dirs.length - 1; i >= 0; i--) {
     const d = dirs[i]!;
     fs.chmodSync(abs(d.path), d.mode & IMPORT_MODE_MASK);
-    const t = seconds(d.mtime);
-    fs.lutimesSync(abs(d.path), t, t);
+    const t = parseTimeSpec(d.mtime);
+    setFileTimes(abs(d.path), t, t);
   }
   return manifest;
 }
@@ -223,8 +226,8 @@ async function writeFile(reader: ZipReader, item: ZipItem, file: ManifestFile, a
       throw new BackupFileError('checksum-mismatch', `${JSON.stringify(file.path)}: SHA-256 differs from ${MANIFEST_NAME}`);
     }
     fs.fchmodSync(fd, file.mode & IMPORT_MODE_MASK);
-    const t = seconds(file.mtime);
-    fs.futimesSync(fd, t, t);
+    const t = parseTimeSpec(file.mtime);
+    setFdTimes(fd, t, t);
   } finally {
     fs.closeSync(fd);
   }
@@ -237,9 +240,4 @@ async function readEntry(reader: ZipReader, item: ZipItem, max: number): Promise
   verify.on('data', (c: Buffer) => chunks.push(c));
   await pipeline(await reader.open(item), verify);
   return Buffer.concat(chunks);
-}
-
-/** Seconds since the epoch with microseconds, as utimes takes them. */
-function seconds(mtime: string): number {
-  return Number(parseTimeNs(mtime) / 1000n) / 1e6;
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, RepoError } from '../errors.js';
+import { parseTimeNs } from '../time.js';
 import { type BackupFileReason, BackupFileError } from './errors.js';
 import { type ExtractOptions, extractBackupZip } from './extract.js';
 import { MANIFEST_NAME, type ManifestFile } from './manifest.js';
@@ -65,6 +66,21 @@ describe('backup file import accepts', () => {
     expect(fs.readlinkSync(path.join(target, 'a/link'))).toBe('b.txt');
     expect(fs.statSync(path.join(target, 'a')).mode & 0o7777).toBe(0o750);
     expect(fs.statSync(path.join(target, 'top')).mtime.toISOString()).toBe('2024-01-02T03:04:05.000Z');
+  });
+
+  it('the manifest\'s mtimes to the nanosecond, on files, directories and symlinks', async () => {
+    const mtimes = { dir: '2023-11-14T22:13:20.123456789Z', file: '2020-09-13T14:26:40.987654321+02:00', link: '2001-02-03T04:05:06.000000007Z' };
+    const zip = await zipWithManifest(
+      [{ name: 'dir/file', data: 'x' }, { name: 'dir/link', kind: 'symlink', data: 'file' }],
+      [mfile('dir', 'dir', { mtime: mtimes.dir }), { ...mdata('dir/file', 'x'), mtime: mtimes.file }, mfile('dir/link', 'symlink', { size: 4, target: 'file', mtime: mtimes.link })],
+    );
+    const target = path.join(path.dirname(zip), 'target');
+    fs.mkdirSync(target);
+    await extractBackupZip(zip, target);
+    for (const [rel, mtime] of [['dir', mtimes.dir], ['dir/file', mtimes.file], ['dir/link', mtimes.link]] as const) {
+      const st = fs.lstatSync(path.join(target, rel), { bigint: true });
+      expect({ rel, mtimeNs: st.mtimeNs, atimeNs: st.atimeNs }).toEqual({ rel, mtimeNs: parseTimeNs(mtime), atimeNs: parseTimeNs(mtime) });
+    }
   });
 
   it('drops setuid and setgid bits, as unzip does', async () => {
