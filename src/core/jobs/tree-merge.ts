@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { setFileTimes, timeSpecFromNs } from '../../repo/index.js';
 
 export async function mergeTree(src: string, dst: string, exact: boolean): Promise<void> {
   const s = await fs.lstat(src);
@@ -28,7 +29,7 @@ export async function mergeTree(src: string, dst: string, exact: boolean): Promi
     }
     await fs.chmod(dst, s.mode & 0o7777);
     if (process.getuid?.() === 0) await fs.lchown(dst, s.uid, s.gid).catch(() => {});
-    await fs.lutimes(dst, s.atime, s.mtime);
+    await copyTimes(src, dst);
     await fs.rmdir(src);
     return;
   }
@@ -42,7 +43,21 @@ async function move(src: string, dst: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     // The target is on another file system than the staging area (a mount point): copy, then remove.
-    await fs.cp(src, dst, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true, force: true, errorOnExist: false });
+    await fs.cp(src, dst, { recursive: true, verbatimSymlinks: true, force: true, errorOnExist: false });
+    await copyTimesDeep(src, dst);
     await fs.rm(src, { recursive: true, force: true });
   }
+}
+
+/** `src`'s atime and mtime onto `dst` to the nanosecond (Node's own utimes goes through a double). */
+async function copyTimes(src: string, dst: string): Promise<void> {
+  const t = await fs.lstat(src, { bigint: true });
+  setFileTimes(dst, timeSpecFromNs(t.atimeNs), timeSpecFromNs(t.mtimeNs));
+}
+
+/** After a copy across file systems: every entry's times, children before their directory (writing a child changes it). */
+async function copyTimesDeep(src: string, dst: string): Promise<void> {
+  const st = await fs.lstat(src);
+  if (st.isDirectory()) for (const e of await fs.readdir(src)) await copyTimesDeep(path.join(src, e), path.join(dst, e));
+  await copyTimes(src, dst);
 }
