@@ -257,7 +257,9 @@ describe.each(catalogs)('uploaded backups on $name', (cat: CatalogUnderTest) => 
   it('M5: uploads beyond the server\'s share wait their turn: 503 with a retry time, nothing kept', async () => {
     const slow = new PassThrough();
     const first = upload(slow);
-    await until('the first upload under way', async () => (await listOf('web')).some((b) => b.status === 'uploading') || undefined, 10_000, 20);
+    const under = await until('the first upload under way', async () => (await listOf('web')).find((b) => b.status === 'uploading'), 10_000, 20);
+    // Marked from the start: an upload never passes for a backup Coffer made, not even while it arrives.
+    expect(under.uploaded).toBe(true);
     const second = await upload(await forgedBackup(work, { root: src, files: { 'a.txt': 'a' } }));
     expect(second.status, JSON.stringify(second.body)).toBe(503);
     expect(second.body.message).toMatch(/uploads at once/);
