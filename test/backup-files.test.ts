@@ -119,10 +119,12 @@ describe.each(catalogs)('backup files on $name', (cat: CatalogUnderTest) => {
     const up = await upload(file.body, '?instance=web');
     expect(up.status, JSON.stringify(up.body)).toBe(201);
     const orig = (await api.call('GET', `/api/v1/backup/${backupId}`)).body;
+    // The file's label, description and time are its uploader's word: kept as information only (test/upload-trust.test.ts).
     expect(up.body).toMatchObject({
-      instance: 'web', status: 'success', label: 'l1', description: 'for the file', created_by: 'backup_operator', files: orig.files,
-      backup_time: orig.backup_time, hostname: orig.hostname, model: orig.model, serial: orig.serial, sw_version: orig.sw_version,
+      instance: 'web', status: 'success', label: null, description: null, created_by: 'backup_operator', files: orig.files, uploaded: true,
+      hostname: orig.hostname, model: orig.model, serial: orig.serial, sw_version: orig.sw_version,
     });
+    expect(Date.parse(up.body.backup_time)).toBeGreaterThan(Date.parse(orig.backup_time));
     expect(up.body.id).not.toBe(backupId);
     expect(up.body.snapshot_id).not.toBe(orig.snapshot_id);
     expect(Number(await backupCount())).toBe(Number(before) + 1);

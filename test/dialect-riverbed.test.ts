@@ -25,8 +25,8 @@ import { ADMIN_KEY as SERVER_ADMIN_KEY, startServer, until } from './server-proc
 const catalogs = await catalogsUnderTest();
 
 const BASE = '/api/npm.backup/1.0';
-/** The backup object's fields, exactly as the seed lists them. */
-const SEED_BACKUP_FIELDS = ['backup_time', 'description', 'hostname', 'id', 'model', 'serial', 'size', 'status', 'status_message', 'sw_version'];
+/** The backup object's fields: the seed's, with Coffer's `partial` and `uploaded` (where a backup came from, what it holds). */
+const SEED_BACKUP_FIELDS = ['backup_time', 'description', 'hostname', 'id', 'model', 'partial', 'serial', 'size', 'status', 'status_message', 'sw_version', 'uploaded'];
 const RESTORE_STATUS_FIELDS = ['last_restore_time', 'status', 'status_message'];
 const IDENTITY = { hostname: 'rvbd-test-host', model: 'SteelCentral NPM', serial: 'RVBD-0042' };
 
@@ -238,7 +238,8 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(r.status, r.body).toBe(201);
     const up = JSON.parse(r.body);
     expect(Object.keys(up).sort()).toEqual(SEED_BACKUP_FIELDS);
-    expect(up).toMatchObject({ id: uploading.id, status: 'completed', description: 'nightly', ...IDENTITY });
+    // The file's description is its uploader's word, kept as information only: the upload has none of its own.
+    expect(up).toMatchObject({ id: uploading.id, status: 'completed', description: '', uploaded: true, partial: false, ...IDENTITY });
     expect(up.size).toBeGreaterThan(0);
     expect(await listedIds()).toEqual([...before, up.id].sort());
     // Its own file downloads too, of its own size.

@@ -18,8 +18,9 @@ import { ADMIN_KEY, client, startServer, until } from './server-process.js';
 
 const catalogs = await catalogsUnderTest();
 
-const FULL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'size', 'status', 'status_info', 'description', 'label', 'links'];
-const PARTIAL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'archive', 'size', 'status', 'status_info', 'description', 'label', 'query_args', 'links'];
+/** Syncano's fields, with Coffer's `uploaded` (made from an uploaded backup file). */
+const FULL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'size', 'status', 'status_info', 'description', 'label', 'uploaded', 'links'];
+const PARTIAL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'archive', 'size', 'status', 'status_info', 'description', 'label', 'uploaded', 'query_args', 'links'];
 const SYNCANO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /** The seed's OPTIONS document with this instance's parts (`class`, `user`) as query_args' properties. */

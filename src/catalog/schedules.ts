@@ -9,7 +9,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     id: r.id, instanceId: r.instance_id, instance: r.instance, cron: r.cron, timezone: r.timezone, type: r.type as BackupKind,
     enabled: r.enabled === 1, retentionDays: r.retention_days, keepLast: r.keep_last, keepHourly: r.keep_hourly,
     keepDaily: r.keep_daily, keepWeekly: r.keep_weekly, keepMonthly: r.keep_monthly, keepYearly: r.keep_yearly,
-    label: r.label, createdAt: r.created_at, updatedAt: r.updated_at, lastRunAt: r.last_run_at, nextRunAt: r.next_run_at,
+    retentionIncludesUploaded: r.retention_includes_uploaded === 1, label: r.label, createdAt: r.created_at, updatedAt: r.updated_at, lastRunAt: r.last_run_at, nextRunAt: r.next_run_at,
     lastResult: r.last_result,
   };
 }
@@ -27,6 +27,8 @@ export interface ScheduleInput {
   keepWeekly: number | null;
   keepMonthly: number | null;
   keepYearly: number | null;
+  /** Default false. */
+  retentionIncludesUploaded?: boolean;
   label: string | null;
   nextRunAt: string | null;
 }
@@ -36,7 +38,8 @@ export function scheduleColumns(s: ScheduleInput) {
   return {
     instance_id: s.instanceId, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled ? 1 : 0,
     retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily,
-    keep_weekly: s.keepWeekly, keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly, label: s.label, next_run_at: s.nextRunAt,
+    keep_weekly: s.keepWeekly, keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly,
+    retention_includes_uploaded: s.retentionIncludesUploaded === true ? 1 : 0, label: s.label, next_run_at: s.nextRunAt,
   };
 }
 

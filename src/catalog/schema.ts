@@ -124,6 +124,8 @@ export interface SchedulesTable {
   keep_weekly: number | null;
   keep_monthly: number | null;
   keep_yearly: number | null;
+  /** 1: retention counts uploaded backups too; 0 (default): it leaves them alone. */
+  retention_includes_uploaded: Generated<number>;
   label: string | null;
   created_at: string;
   updated_at: string;

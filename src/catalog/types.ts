@@ -141,6 +141,8 @@ export interface Schedule {
   keepWeekly: number | null;
   keepMonthly: number | null;
   keepYearly: number | null;
+  /** Retention counts (and forgets) uploaded backups too; by default it leaves them alone. */
+  retentionIncludesUploaded: boolean;
   label: string | null;
   createdAt: string;
   updatedAt: string;

@@ -30,6 +30,8 @@ export const SERVE_SETTINGS = {
   'max-upload-bytes': { kind: 'int', def: 64 * 1024 ** 3, help: 'largest backup file an upload may send, in bytes (streamed to disk under <data-dir>/uploads)' },
   'trust-proxy': { kind: 'string', def: undefined, help: 'behind a reverse proxy: take the client address, host and scheme from its X-Forwarded-* headers; true (any proxy) or the proxies\' addresses (comma-separated IPs or CIDRs). Off by default: a client could forge them' },
   'transfer-idle-timeout': { kind: 'int', def: 60, help: 'seconds an upload body may stop arriving, or a download stop being read, before the connection is closed (0: never); a stalled download holds a repository lock' },
+  'max-unpacked-bytes': { kind: 'int', def: undefined, help: 'largest total one uploaded backup file may unpack to, in bytes (default 20 × max-upload-bytes); the disk must also hold it' },
+  'max-concurrent-uploads': { kind: 'int', def: 4, help: 'uploads this process takes at once (more are answered 503)' },
   'validate-responses': { kind: 'bool', def: false, help: 'check every response against its schema (for development and tests)' },
   'mqtt-url': { kind: 'string', def: undefined, help: 'MQTT broker for the Eclipse Kanto File Backup device (mqtt://host:1883, mqtts://…); off without it' },
   'mqtt-username': { kind: 'string', def: undefined, help: 'MQTT user name' },

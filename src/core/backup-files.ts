@@ -14,6 +14,7 @@ import { CoreError, conflict, notFound } from './errors.js';
 import { retryOnLockConflict } from './jobs/lock-retry.js';
 import { type Actor, requirePermission } from './permissions.js';
 import type { RepositoryService } from './repositories.js';
+import { DEFAULT_MAX_CONCURRENT_UPLOADS, UploadSlots } from './upload-limits.js';
 
 export interface BackupFileDownload {
   /** Exact length of `stream` in bytes. */
@@ -29,13 +30,17 @@ export type { UploadOptions } from './backup-import.js';
 const DOWNLOAD_LOCK_WAIT_MS = 60_000;
 
 export class BackupFileService {
+  private readonly slots: UploadSlots;
+
   constructor(
     private readonly catalog: Catalog,
     private readonly repos: RepositoryService,
     private readonly backups: BackupService,
     private readonly audit: AuditLog,
     private readonly settings: UploadSettings,
-  ) {}
+  ) {
+    this.slots = new UploadSlots(settings.maxConcurrent ?? DEFAULT_MAX_CONCURRENT_UPLOADS);
+  }
 
   /** Largest upload accepted, in bytes (the HTTP adapters lift their body limits to this for uploads). */
   get maxUploadBytes(): number {
@@ -61,16 +66,25 @@ export class BackupFileService {
 
   /**
    * Permission backup.create. `body` is the uploaded ZIP. Resolves with the new, successful backup;
-   * a bad file → CoreError('invalid', …) (400) with nothing left in the catalog or repository.
+   * a bad file → CoreError('invalid', …) (400) with nothing left in the catalog or repository;
+   * all upload slots of this process busy → CoreError('unavailable') (503) with a time to retry after.
    */
   async upload(actor: Actor, o: UploadOptions, body: Readable, signal?: AbortSignal): Promise<Backup> {
     requirePermission(actor, 'backup.create');
-    return importBackupFile({ catalog: this.catalog, repos: this.repos, backups: this.backups, audit: this.audit, settings: this.settings }, actor, o, body, signal);
+    const release = this.slots.take();
+    try {
+      return await importBackupFile({ catalog: this.catalog, repos: this.repos, backups: this.backups, audit: this.audit, settings: this.settings }, actor, o, body, signal);
+    } finally {
+      release();
+    }
   }
 
-  /** Clears what uploads of a process that died left behind (records, staging files); run at start. */
-  async sweepAbandonedUploads(): Promise<void> {
-    await sweepAbandonedUploads({ catalog: this.catalog, settings: this.settings });
+  /**
+   * Clears what uploads of a process that died left behind (records, staging files). `atStart`: this
+   * process is starting, so with a catalog of its own every upload left is a crash's, cleared at once.
+   */
+  async sweepAbandonedUploads(o: { atStart?: boolean } = {}): Promise<void> {
+    await sweepAbandonedUploads({ catalog: this.catalog, settings: this.settings }, o);
   }
 
   private async open(backupId: number, signal?: AbortSignal, layout?: ZipOptions): Promise<BackupFileDownload> {

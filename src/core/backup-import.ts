@@ -1,10 +1,14 @@
 /**
  * Uploading a backup file: the ZIP spooled to a file under the data directory (bounded memory, a
- * size limit), checked and unpacked into a staging directory by extractBackupZip (zip slip, zip
- * bombs, symlinks out, checksums, truncation), then stored as a new snapshot of the instance whose
- * paths are the original ones from the manifest. The backup record exists from the start with
- * status `uploading`; on any failure the record, any snapshot and every temporary file go again,
- * so a half-imported backup is never left behind.
+ * size limit, an idle limit), checked and unpacked into a staging directory by extractBackupZip
+ * (zip slip, zip bombs, free space, symlinks out of their part, checksums, truncation), then stored
+ * as a new snapshot of the instance whose paths are the original ones from the manifest. The backup
+ * record exists from the start with status `uploading`; on any failure the record, any snapshot and
+ * every temporary file go again, so a half-imported backup is never left behind.
+ *
+ * What the file says about itself (its time, host, device, label, paths) is the uploader's word:
+ * it is kept under `extra.uploaded` as information only (src/core/backup-origin.ts). The backup is
+ * dated by its arrival, described by the request, and carries this server's identity.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -14,22 +18,24 @@ import { pipeline } from 'node:stream/promises';
 import type { Backup, BackupPatch, Catalog, Instance } from '../catalog/index.js';
 import {
   type BackupManifest, BackupFileError, CancelledError, type JsonValue, LockConflictError, NothingToBackUpError, type Repository,
-  backup, extractBackupZip, withLock, withLockOverlapped,
+  backup, extractBackupZip, symlinkOutsideRootReason, withLock, withLockOverlapped,
 } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
 import { backupFileSizeOr } from './backup-file-meta.js';
 import type { BackupService } from './backups.js';
 import { CoreError } from './errors.js';
+import { UPLOADED_KEY } from './backup-origin.js';
 import { BACKUP_TAG, INSTANCE_TAG } from './jobs/backup-executor.js';
 import { retryOnLockConflict } from './jobs/lock-retry.js';
 import { partsOf } from './parts.js';
 import type { Actor } from './permissions.js';
 import type { RepositoryService } from './repositories.js';
+import { DEFAULT_UPLOAD_IDLE_MS, checkFreeSpace, defaultMaxUnpackedBytes } from './upload-limits.js';
 
 export interface UploadOptions {
   /** Default: the built-in instance `device`. */
   instance?: string;
-  /** Default: the file's own (manifest metadata). */
+  /** Default: none (the file's own are kept as information under `extra.uploaded`). */
   description?: string | null;
   label?: string | null;
 }
@@ -39,6 +45,12 @@ export interface UploadSettings {
   workDir: string;
   /** Largest accepted upload in bytes. */
   maxUploadBytes: number;
+  /** Largest total one file may unpack to, in bytes (default: 20 × maxUploadBytes). */
+  maxUnpackedBytes?: number;
+  /** An upload whose body pauses this long is abandoned (default 60 s). */
+  idleMs?: number;
+  /** Uploads this process runs at once (default 4). */
+  maxConcurrent?: number;
   /** Engine worker threads (default: one per core). */
   engineWorkers?: number;
 }
@@ -71,21 +83,21 @@ export async function importBackupFile(ctx: ImportContext, actor: Actor, o: Uplo
   try {
     fs.mkdirSync(work, { recursive: true, mode: 0o700 });
     const zip = path.join(work, 'upload.zip');
-    await spool(body, zip, ctx.settings.maxUploadBytes, signal);
+    await spool(body, zip, { max: ctx.settings.maxUploadBytes, idleMs: ctx.settings.idleMs ?? DEFAULT_UPLOAD_IDLE_MS }, signal);
     const unpacked = path.join(work, 'unpacked');
     fs.mkdirSync(unpacked, { mode: 0o700 });
-    const manifest = await unpack(zip, unpacked, signal);
+    const manifest = await unpack(zip, unpacked, ctx.settings.maxUnpackedBytes ?? defaultMaxUnpackedBytes(ctx.settings.maxUploadBytes), signal);
     fs.rmSync(zip, { force: true }); // the disk space is needed for the unpacked tree's packs
+    checkPartSymlinks(manifest);
     const { root, paths } = snapshotTree(manifest, unpacked, path.join(work, 'tree'));
 
     const instance = await ctx.catalog.instances.byId(record.instanceId);
     if (!instance) throw new CoreError('not_found', `instance ${record.instance} no longer exists`, 'instance');
     repo = await openRepo(ctx.repos, record.repositoryId);
-    const meta = manifest.metadata;
-    const time = snapshotDate(manifest);
-    const hostname = text(meta['hostname']) ?? manifest.snapshot.hostname;
+    // Dated by its arrival: a file's own time could place it before or after every genuine backup.
+    const time = new Date();
     const r = await storeSnapshot(repo, {
-      paths, root, host: hostname, time, tags: [`${INSTANCE_TAG}${instance.name}`, `${BACKUP_TAG}${record.id}`, 'full', UPLOAD_TAG],
+      paths, root, host: record.hostname, time, tags: [`${INSTANCE_TAG}${instance.name}`, `${BACKUP_TAG}${record.id}`, 'full', UPLOAD_TAG],
       ...(ctx.settings.engineWorkers !== undefined ? { workers: ctx.settings.engineWorkers } : {}), ...(signal ? { signal } : {}),
     });
     snapshotId = r.snapshotId;
@@ -94,12 +106,10 @@ export async function importBackupFile(ctx: ImportContext, actor: Actor, o: Uplo
     const done = {
       status: 'success', statusInfo: null, snapshotId: r.snapshotId, backupTime: time.toISOString(),
       files: r.files, bytesAdded: r.bytesAdded,
-      hostname, model: text(meta['model']) ?? record.model, serial: text(meta['serial']) ?? record.serial, swVersion: text(meta['sw_version']) ?? record.swVersion,
-      ...(o.label === undefined ? { label: limited(meta['label'], 64) } : {}),
-      ...(o.description === undefined ? { description: limited(meta['description'], 256) } : {}),
       extra: {
-        part_paths: partPaths(instance, meta['part_paths'], paths),
-        uploaded: { instance: text(meta['instance']) ?? null, backup_id: typeof meta['backup_id'] === 'number' ? meta['backup_id'] : null, snapshot_id: manifest.snapshot.id },
+        // Where each part's content lies in the snapshot (a source location, never a restore destination of an upload).
+        part_paths: partPaths(instance, manifest.metadata['part_paths'], paths),
+        [UPLOADED_KEY]: fileClaims(manifest),
       },
     } satisfies BackupPatch;
     const size = await backupFileSizeOr(repo, { ...record, ...done }, r.bytes);
@@ -119,10 +129,13 @@ export async function importBackupFile(ctx: ImportContext, actor: Actor, o: Uplo
 
 /**
  * Removes what uploads of a process that died left: `uploading` records nobody touched for
- * ABANDONED_AFTER_MS, and staging directories of this data directory whose record is gone.
+ * ABANDONED_AFTER_MS, and staging directories of this data directory whose record is gone. At the
+ * start of a process whose catalog no other process shares, every upload is one a crash left
+ * (none can be running yet), so all of them go at once.
  */
-export async function sweepAbandonedUploads(ctx: Pick<ImportContext, 'catalog' | 'settings'>): Promise<void> {
-  const abandoned = (b: Backup): boolean => Date.now() - Date.parse(b.updatedAt) > ABANDONED_AFTER_MS;
+export async function sweepAbandonedUploads(ctx: Pick<ImportContext, 'catalog' | 'settings'>, o: { atStart?: boolean } = {}): Promise<void> {
+  const all = o.atStart === true && !ctx.catalog.capabilities.sharedByProcesses;
+  const abandoned = (b: Backup): boolean => all || Date.now() - Date.parse(b.updatedAt) > ABANDONED_AFTER_MS;
   for (const b of (await ctx.catalog.backups.list({ status: 'uploading', limit: 1000, offset: 0 })).items) {
     if (abandoned(b)) await ctx.catalog.backups.remove(b.id);
   }
@@ -141,16 +154,40 @@ export async function sweepAbandonedUploads(ctx: Pick<ImportContext, 'catalog' |
   }
 }
 
-/** Counts bytes on their way to disk and refuses one past the limit. */
-class SizeLimit extends Transform {
+interface BodyLimits {
+  max: number;
+  idleMs: number;
+}
+
+/**
+ * Counts bytes on their way to disk and refuses one past the limit; fails when no byte arrived
+ * for `idleMs` (a client that trickles or stalls would hold a quota slot and an upload slot forever).
+ */
+class BodyGuard extends Transform {
   private count = 0;
-  constructor(private readonly max: number) {
+  /** Undefined when idleMs is 0 (no idle limit). */
+  private readonly idle: NodeJS.Timeout | undefined;
+  constructor(private readonly limits: BodyLimits) {
     super();
+    if (limits.idleMs > 0) {
+      this.idle = setTimeout(() => this.destroy(new CoreError('invalid',
+        `body: no data arrived for ${limits.idleMs / 1000} s; the upload was abandoned (serve setting transfer-idle-timeout)`, 'body')), limits.idleMs);
+      this.idle.unref();
+    }
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.idle?.refresh();
     this.count += chunk.length;
-    if (this.count > this.max) cb(new CoreError('invalid', `body: the backup file is larger than the ${this.max} bytes this server accepts (serve setting max-upload-bytes)`, 'body'));
+    if (this.count > this.limits.max) cb(new CoreError('invalid', `body: the backup file is larger than the ${this.limits.max} bytes this server accepts (serve setting max-upload-bytes)`, 'body'));
     else cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    clearTimeout(this.idle);
+    cb();
+  }
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    clearTimeout(this.idle);
+    cb(err);
   }
 }
 
@@ -158,8 +195,8 @@ class SizeLimit extends Transform {
  * Writes the body to `file`. Past the limit (or on a cancel) the rest of the body is read and
  * dropped rather than the connection cut, so that the client still gets the answer saying why.
  */
-async function spool(body: Readable, file: string, max: number, signal?: AbortSignal): Promise<void> {
-  const limit = new SizeLimit(max);
+async function spool(body: Readable, file: string, limits: BodyLimits, signal?: AbortSignal): Promise<void> {
+  const limit = new BodyGuard(limits);
   const onBodyError = (err: Error): void => {
     limit.destroy(err);
   };
@@ -178,12 +215,57 @@ async function spool(body: Readable, file: string, max: number, signal?: AbortSi
   }
 }
 
-async function unpack(zip: string, target: string, signal?: AbortSignal): Promise<BackupManifest> {
-  const manifest = await extractBackupZip(zip, target, signal ? { signal } : {});
+async function unpack(zip: string, target: string, maxTotalBytes: number, signal?: AbortSignal): Promise<BackupManifest> {
+  const manifest = await extractBackupZip(zip, target, {
+    maxTotalBytes, beforeUnpack: (declared) => checkFreeSpace(target, declared), ...(signal ? { signal } : {}),
+  });
   if (manifest.metadata['kind'] !== undefined && manifest.metadata['kind'] !== 'coffer-instance-backup') {
     throw new CoreError('invalid', `body: this is not a backup of an instance (manifest metadata.kind is ${JSON.stringify(manifest.metadata['kind'])})`, 'body');
   }
   return manifest;
+}
+
+/**
+ * Refuses a symlink that leads outside the snapshot path (the part) holding it. The unpacking
+ * already refused links leaving the file; a link from one part into another, or from a part up into
+ * the directories above it, would still be planted by a restore and followed by later backups.
+ */
+function checkPartSymlinks(manifest: BackupManifest): void {
+  const { content_dir: contentDir, snapshot_root: snapRoot } = manifest.layout;
+  const roots: string[] = [];
+  for (const p of manifest.snapshot.paths) {
+    if (!isCleanAbsolute(p) || !within(p, snapRoot) || p === snapRoot) continue;
+    const rel = path.posix.relative(snapRoot, p);
+    roots.push(contentDir === '' ? rel : `${contentDir}/${rel}`);
+  }
+  const why = symlinkOutsideRootReason(manifest.files, roots);
+  if (why) throw new BackupFileError('symlink-escape', why);
+}
+
+/**
+ * What the file claims about itself, kept as information: the uploader wrote every word of it.
+ * Only strings of bounded length (and part paths as strings) are copied, so that the record never
+ * carries the file's own objects (an adapter reading `extra` must find only what Coffer wrote there).
+ */
+function fileClaims(m: BackupManifest): Record<string, JsonValue> {
+  const meta = m.metadata;
+  const claimedPaths = meta['part_paths'];
+  const partPathsClaimed: Record<string, string> = {};
+  if (typeof claimedPaths === 'object' && claimedPaths !== null && !Array.isArray(claimedPaths)) {
+    for (const [name, p] of Object.entries(claimedPaths).slice(0, 100)) {
+      const v = text(p);
+      if (text(name) !== undefined && v !== undefined) partPathsClaimed[name] = v;
+    }
+  }
+  return {
+    snapshot_id: text(m.snapshot.id) ?? null, snapshot_time: text(m.snapshot.time) ?? null, snapshot_paths: m.snapshot.paths.slice(0, 100).map((p) => text(p) ?? ''),
+    hostname: text(meta['hostname']) ?? text(m.snapshot.hostname) ?? null,
+    model: text(meta['model']) ?? null, serial: text(meta['serial']) ?? null, sw_version: text(meta['sw_version']) ?? null,
+    label: text(meta['label']) ?? null, description: text(meta['description']) ?? null, instance: text(meta['instance']) ?? null,
+    backup_id: typeof meta['backup_id'] === 'number' ? meta['backup_id'] : null,
+    backup_time: text(meta['backup_time']) ?? null,
+    part_paths: partPathsClaimed,
+  };
 }
 
 /**
@@ -266,12 +348,6 @@ function partPaths(instance: Instance, recorded: JsonValue | undefined, paths: s
   return out;
 }
 
-function snapshotDate(m: BackupManifest): Date {
-  const d = new Date(m.snapshot.time);
-  if (Number.isNaN(d.getTime())) throw badFile(`snapshot.time ${JSON.stringify(m.snapshot.time)} is not a time this server can store`);
-  return d;
-}
-
 function within(p: string, dir: string): boolean {
   return dir === '/' || p === dir || p.startsWith(`${dir}/`);
 }
@@ -282,10 +358,6 @@ function isCleanAbsolute(p: string): boolean {
 
 function text(v: JsonValue | undefined): string | undefined {
   return typeof v === 'string' && !v.includes('\0') && v.length <= 256 ? v : undefined;
-}
-
-function limited(v: JsonValue | undefined, max: number): string | null {
-  return typeof v === 'string' && v.length <= max && !v.includes('\0') ? v : null;
 }
 
 function badFile(message: string): CoreError {

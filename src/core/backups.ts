@@ -2,6 +2,7 @@
 import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Instance, type Job, type Page, UniqueViolation } from '../catalog/index.js';
 import { LockConflictError, withLock } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
+import { UPLOADED_KEY } from './backup-origin.js';
 import { CoalescedRead } from './coalesced-read.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
 import { BUILTIN_INSTANCE } from './instances.js';
@@ -156,7 +157,8 @@ export class BackupService {
       await this.takePlace(actor, instance, tx);
       return this.catalog.backups.insert({
         instanceId: instance.id, repositoryId: instance.repositoryId, scope: 'full', type: 'full', label, description, status: 'uploading',
-        ...this.identity, queryArgs: null, includeFiles: true, includeDatabase: false, createdBy: actor.name, scheduleId: null, extra: null,
+        // Marked as an upload from its first moment; the file's claims are added once it is read.
+        ...this.identity, queryArgs: null, includeFiles: true, includeDatabase: false, createdBy: actor.name, scheduleId: null, extra: { [UPLOADED_KEY]: {} },
       }, tx);
     });
   }

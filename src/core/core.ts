@@ -49,6 +49,12 @@ export interface CoreOptions {
   adminApiKey?: string;
   /** Largest backup file accepted by an upload, in bytes; default 64 GiB. */
   maxUploadBytes?: number;
+  /** Largest total one uploaded file may unpack to, in bytes; default 20 × maxUploadBytes. */
+  maxUnpackedBytes?: number;
+  /** An upload whose body pauses this long is abandoned; default 60 s. */
+  uploadIdleMs?: number;
+  /** Uploads this process takes at once; default 4. */
+  maxConcurrentUploads?: number;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -110,6 +116,9 @@ export class Core {
     });
     this.backupFiles = new BackupFileService(catalog, this.repositories, this.backups, this.audit, {
       workDir: path.join(opts.dataDir, 'uploads'), maxUploadBytes: opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+      ...(opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {}),
+      ...(opts.uploadIdleMs !== undefined ? { idleMs: opts.uploadIdleMs } : {}),
+      ...(opts.maxConcurrentUploads !== undefined ? { maxConcurrent: opts.maxConcurrentUploads } : {}),
       ...(opts.engineWorkers !== undefined ? { engineWorkers: opts.engineWorkers } : {}),
     });
   }
@@ -123,7 +132,7 @@ export class Core {
       const secret = ServerSecret.loadOrCreate(secretFileOf(opts));
       const core = new Core(catalog, secret, opts, log);
       await core.firstStart();
-      await core.backupFiles.sweepAbandonedUploads().catch((err: unknown) => log('could not clear abandoned uploads', err));
+      await core.backupFiles.sweepAbandonedUploads({ atStart: true }).catch((err: unknown) => log('could not clear abandoned uploads', err));
       const role = opts.role ?? 'all';
       if (role !== 'api') await core.startWorkers();
       return core;
@@ -179,7 +188,7 @@ export class Core {
     const policy = s && retentionPolicy(s);
     if (!policy) return;
     try {
-      await this.catalog.jobs.enqueue({ kind: 'retention', instanceId: job.instanceId, backupId: null, scheduleId: s.id, payload: { policy }, createdBy: 'system' });
+      await this.catalog.jobs.enqueue({ kind: 'retention', instanceId: job.instanceId, backupId: null, scheduleId: s.id, payload: { policy, includeUploaded: s.retentionIncludesUploaded }, createdBy: 'system' });
       this.runner?.wake();
     } catch {
       // A retention of this instance is already queued or running: it will see this backup too.

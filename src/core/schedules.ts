@@ -96,13 +96,15 @@ export class ScheduleService {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw invalid(key, `must be a whole number from 0 to ${max}`);
       return v === 0 ? null : v;
     };
+    const includesUploaded = pick('retention_includes_uploaded', old?.retentionIncludesUploaded ?? false);
+    if (typeof includesUploaded !== 'boolean') throw invalid('retention_includes_uploaded', 'must be a boolean');
     const keeps = Object.fromEntries(KEEPS.map((k) => [k, count(k, old ? old[camel(k)] : null)])) as Record<(typeof KEEPS)[number], number | null>;
     const next = nextRun(cron, timezone as string | null);
     return {
       instanceId: instance.id, cron, timezone: timezone as string | null, type: type as BackupKind, enabled, label: label as string | null,
       retentionDays: count('retention_days', old?.retentionDays, 36_500),
       keepLast: keeps.keep_last, keepHourly: keeps.keep_hourly, keepDaily: keeps.keep_daily, keepWeekly: keeps.keep_weekly,
-      keepMonthly: keeps.keep_monthly, keepYearly: keeps.keep_yearly,
+      keepMonthly: keeps.keep_monthly, keepYearly: keeps.keep_yearly, retentionIncludesUploaded: includesUploaded,
       nextRunAt: enabled && next ? next.toISOString() : null,
     };
   }

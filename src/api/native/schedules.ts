@@ -23,8 +23,9 @@ const scheduleFields = {
   keep_weekly: Count('Keep N weekly'),
   keep_monthly: Count('Keep N monthly'),
   keep_yearly: Count('Keep N yearly'),
+  retention_includes_uploaded: Type.Optional(Type.Boolean({ description: 'Count uploaded backups under the keep rules too (and forget them like the others). Default false: retention leaves uploads alone' })),
 };
-const FIELDS = ['cron', 'instance', 'timezone', 'type', 'enabled', 'label', 'retention_days', 'keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly'] as const;
+const FIELDS = ['cron', 'instance', 'timezone', 'type', 'enabled', 'label', 'retention_days', 'keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly', 'retention_includes_uploaded'] as const;
 
 const CreateBody = Type.Object({ cron: Type.String({ description: 'Cron expression: 5 fields, or 6 with seconds' }), ...scheduleFields });
 const UpdateBody = Type.Object({ cron: Type.Optional(Type.String()), ...scheduleFields }, { description: 'Fields given replace the schedule\'s; the others stay' });

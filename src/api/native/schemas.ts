@@ -37,6 +37,7 @@ export const backupProperties = {
   include_database: Type.Boolean(),
   created_by: Nullable(Type.String()),
   schedule_id: Nullable(Type.String()),
+  uploaded: Type.Boolean({ description: 'Made from an uploaded backup file: its time is the upload\'s, and what the file claimed (time, host, paths) is information only' }),
 };
 
 export const Backup = Type.Object(backupProperties, { $id: 'Backup', additionalProperties: false, description: 'A backup: the catalog record of one snapshot, including one still being made' });
@@ -102,6 +103,7 @@ export const Schedule = Type.Object({
   keep_weekly: Keep('weekly'),
   keep_monthly: Keep('monthly'),
   keep_yearly: Keep('yearly'),
+  retention_includes_uploaded: Type.Boolean({ description: 'Retention counts uploaded backups too; false: it leaves them alone' }),
   label: Nullable(Type.String()),
   created_at: DateTime(),
   updated_at: DateTime(),

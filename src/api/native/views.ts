@@ -1,6 +1,6 @@
 /** Core's records as the native API shows them: snake_case, prefixed ids, native status words. */
 import type { Static } from 'typebox';
-import type { ApiKey, AuditEntry, Backup, InstanceView, Job, JobInfo, JobProgress, NewKey, RepositoryView, Schedule, User } from '../../core/index.js';
+import { type ApiKey, type AuditEntry, type Backup, type InstanceView, type Job, type JobInfo, type JobProgress, type NewKey, type RepositoryView, type Schedule, type User, isUploaded } from '../../core/index.js';
 import { formatId, formatOptionalId } from './ids.js';
 import type * as S from './schemas.js';
 import { BACKUP_STATUS_WORD, RESTORE_STATUS_WORD } from './words.js';
@@ -12,6 +12,7 @@ export function backupView(b: Backup): Static<typeof S.Backup> {
     backup_time: b.backupTime, size: b.size, bytes_added: b.bytesAdded, files: b.files, snapshot_id: b.snapshotId,
     parent_id: formatOptionalId('backup', b.parentId), hostname: b.hostname, model: b.model, serial: b.serial, sw_version: b.swVersion,
     include_files: b.includeFiles, include_database: b.includeDatabase, created_by: b.createdBy, schedule_id: formatOptionalId('schedule', b.scheduleId),
+    uploaded: isUploaded(b),
   };
 }
 
@@ -45,7 +46,7 @@ export function scheduleView(s: Schedule): Static<typeof S.Schedule> {
   return {
     id: formatId('schedule', s.id), instance: s.instance, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled,
     retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily, keep_weekly: s.keepWeekly,
-    keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly, label: s.label, created_at: s.createdAt, updated_at: s.updatedAt,
+    keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly, retention_includes_uploaded: s.retentionIncludesUploaded, label: s.label, created_at: s.createdAt, updated_at: s.updatedAt,
     last_run_at: s.lastRunAt, next_run_at: s.nextRunAt, last_result: s.lastResult,
   };
 }

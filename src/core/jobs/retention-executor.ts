@@ -1,11 +1,15 @@
 /**
  * Runs retention for an instance: the keep policy of its schedule over the instance's successful
  * backups (the catalog's view, which is what users see), then the snapshots of those no longer kept
- * are removed and the repository pruned, all under the repository's exclusive lock.
+ * are removed and the repository pruned, all under the repository's exclusive lock. Uploaded
+ * backups are left out unless the schedule asks for them: an uploader's file must not be able to
+ * push the backups Coffer made out of the policy (an upload is dated by its arrival, but many
+ * uploads would still outnumber a `keep_last`).
  */
 import type { Backup, Catalog } from '../../catalog/index.js';
 import { type ForgetPolicy, applyPolicy, isEmptyPolicy, prune, withLock } from '../../repo/index.js';
 import type { AuditLog } from '../audit.js';
+import { isUploaded } from '../backup-origin.js';
 import { SYSTEM_ACTOR } from '../permissions.js';
 import type { RepositoryService } from '../repositories.js';
 import type { Executor, JobContext, JobOutcome } from './executor.js';
@@ -15,6 +19,8 @@ export interface RetentionPayload {
   policy: ForgetPolicy;
   /** Prune even when nothing was forgotten (after backups were deleted by hand). */
   pruneAlways?: boolean;
+  /** Count uploaded backups under the policy too (and forget them like the others). Default: left alone. */
+  includeUploaded?: boolean;
 }
 
 async function allSuccessful(catalog: Catalog, instanceId: number): Promise<Backup[]> {
@@ -28,8 +34,9 @@ async function allSuccessful(catalog: Catalog, instanceId: number): Promise<Back
 
 export function retentionExecutor(catalog: Catalog, repos: RepositoryService, audit: AuditLog): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
-    const { policy, pruneAlways } = ctx.job.payload as unknown as RetentionPayload;
-    const backups = (await allSuccessful(catalog, ctx.job.instanceId)).filter((b) => b.backupTime && b.snapshotId);
+    const { policy, pruneAlways, includeUploaded } = ctx.job.payload as unknown as RetentionPayload;
+    const backups = (await allSuccessful(catalog, ctx.job.instanceId))
+      .filter((b) => b.backupTime && b.snapshotId && (includeUploaded === true || !isUploaded(b)));
     const doomed = isEmptyPolicy(policy) ? [] : applyPolicy(
       backups.map((b) => ({ id: String(b.id), time: new Date(b.backupTime!), hostname: b.hostname, paths: [], tags: [b.type], backup: b })),
       policy,

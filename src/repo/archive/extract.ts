@@ -56,6 +56,11 @@ export interface ExtractOptions extends Partial<ExtractLimits> {
    * refused either way.
    */
   allowExternalSymlinks?: boolean;
+  /**
+   * Called with the uncompressed total the checked ZIP declares, before anything is written (a
+   * caller refuses a file that will not fit on its disk). What it throws ends the import as it is.
+   */
+  beforeUnpack?: (declaredBytes: number) => Promise<void>;
 }
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -100,6 +105,8 @@ async function extractInto(reader: ZipReader, target: string, limits: ExtractLim
   const manifest = await readManifest(reader, items, limits, opts.allowExternalSymlinks ?? false);
   const content = items.filter((i) => i.path !== MANIFEST_NAME);
   const pairs = matchManifest(content, manifest);
+  // Headers can lie about sizes, but inflating past them is refused: the declared total bounds what lands on disk.
+  await opts.beforeUnpack?.(items.reduce((sum, i) => sum + i.uncompressedSize, 0));
   const abs = (p: string): string => {
     const a = path.join(target, p);
     // Paths were checked to be plain relative names; this is the last line of defence.

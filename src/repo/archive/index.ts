@@ -11,4 +11,5 @@ export {
 export { snapshotZipStream, writeSnapshotZip } from './write.js';
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits, type ExtractOptions, extractBackupZip } from './extract.js';
 export { classifyZipError } from './zip-reader.js';
-export { HOST_UNIX, S_IFDIR, S_IFLNK, exceedsRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';
+export { symlinkOutsideRootReason } from './paths.js';
+export { HOST_UNIX, S_IFDIR, S_IFLNK, TOTAL_RATIO_GRACE_BYTES, exceedsRatio, exceedsTotalRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';

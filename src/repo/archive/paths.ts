@@ -79,3 +79,31 @@ export function symlinkEscapeReason(linkPath: string, target: string, links: Rea
   }
   return undefined;
 }
+
+/**
+ * Why a symlink of `files` leads outside the subtree it lies in, or undefined. `roots` are
+ * directories (relative, as in `files`) such as the parts of a backup: a link below a root must
+ * resolve inside the deepest root holding it, so a restored part never holds a link into another
+ * part or out of the tree (`www/l -> ../../etc` stays inside the file, but not inside `www`). A
+ * root that is itself a symlink leads outside itself by definition. Links below no root are not checked.
+ */
+export function symlinkOutsideRootReason(files: readonly { path: string; type: string; target?: string }[], roots: readonly string[]): string | undefined {
+  const deepestFirst = [...roots].sort((a, b) => b.length - a.length);
+  // Each root's links, by their path relative to it: a link resolves through the others of its root.
+  const byRoot = new Map<string, Map<string, string>>();
+  for (const l of files) {
+    if (l.type !== 'symlink') continue;
+    if (roots.includes(l.path)) return `symlink ${JSON.stringify(l.path)} is a part of its own: it leads outside its part`;
+    const root = deepestFirst.find((r) => l.path.startsWith(`${r}/`));
+    if (root === undefined) continue;
+    if (!byRoot.has(root)) byRoot.set(root, new Map());
+    byRoot.get(root)!.set(l.path.slice(root.length + 1), l.target!);
+  }
+  for (const [root, links] of byRoot) {
+    for (const [rel, target] of links) {
+      const why = symlinkEscapeReason(rel, target, links);
+      if (why) return `symlink ${JSON.stringify(`${root}/${rel}`)} leads outside its part ${JSON.stringify(root)}: ${why}`;
+    }
+  }
+  return undefined;
+}

@@ -34,6 +34,18 @@ export function unreadableEntry(entry: yauzl.Entry, name: string): { reason: 'en
   return undefined;
 }
 
+/**
+ * Below this total, a whole file may expand any amount: a few megabytes of text compress far, and
+ * cannot fill a disk. Above it the aggregate ratio counts, which per-entry ratios cannot replace:
+ * many entries of exactly RATIO_GRACE_BYTES each expand a thousandfold without tripping them.
+ */
+export const TOTAL_RATIO_GRACE_BYTES = 64 * 1024 * 1024;
+
+/** A ZIP file whose entries together expand to more than `maxRatio` times the file's own size (above the grace total). */
+export function exceedsTotalRatio(uncompressedTotal: number, zipFileBytes: number, maxRatio: number): boolean {
+  return uncompressedTotal > TOTAL_RATIO_GRACE_BYTES && uncompressedTotal > maxRatio * zipFileBytes;
+}
+
 /** A deflated entry above the grace size that expands more than `maxRatio` times. */
 export function exceedsRatio(e: { deflated: boolean; compressedSize: number; uncompressedSize: number }, maxRatio: number): boolean {
   return e.deflated && e.uncompressedSize > RATIO_GRACE_BYTES && e.uncompressedSize > maxRatio * e.compressedSize;

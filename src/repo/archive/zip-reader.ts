@@ -12,7 +12,7 @@ import * as yauzl from 'yauzl';
 import { CancelledError, RepoError } from '../errors.js';
 import { BackupFileError, type BackupFileReason } from './errors.js';
 import { unsafePathReason } from './paths.js';
-import { S_IFDIR, S_IFLNK, exceedsRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';
+import { S_IFDIR, S_IFLNK, exceedsRatio, exceedsTotalRatio, isDeflated, unixTypeOf, unreadableEntry } from './zip-entry.js';
 
 export type ZipEntryKind = 'file' | 'dir' | 'symlink';
 
@@ -30,6 +30,7 @@ export interface ZipItem {
 export interface ZipListLimits {
   maxEntries: number;
   maxTotalBytes: number;
+  /** Of each deflated entry, and of all entries together against the ZIP file's size. */
   maxRatio: number;
 }
 
@@ -112,6 +113,9 @@ export class ZipReader {
         }
         if (exceedsRatio(item, limits.maxRatio)) {
           throw new BackupFileError('compression-ratio', `${JSON.stringify(item.path)} expands ${item.compressedSize} bytes to ${item.uncompressedSize} (more than ${limits.maxRatio} times)`);
+        }
+        if (exceedsTotalRatio(total, this.zip.fileSize, limits.maxRatio)) {
+          throw new BackupFileError('compression-ratio', `the ZIP's entries expand to ${total} bytes or more, over ${limits.maxRatio} times its own size (${this.zip.fileSize} bytes)`);
         }
         items.push(item);
       }

@@ -20,6 +20,8 @@ export const Backup = Type.Object({
   status: StringEnum(RIVERBED_BACKUP_STATUSES, { description: 'Status of the backup' }),
   status_message: Type.String({ description: 'Extra information about backup status' }),
   sw_version: Type.String({ description: 'The software version running when the backup was created' }),
+  uploaded: Type.Boolean({ description: 'Coffer: made from an uploaded backup file (dated by the upload; the file\'s own claims are not shown)' }),
+  partial: Type.Boolean({ description: 'Coffer: holds only a selection of the device\'s files (a restore merges it rather than replacing the device\'s files)' }),
 }, { additionalProperties: false, description: 'A single backup of a device' });
 
 export const Backups = Type.Object({
@@ -41,6 +43,8 @@ export const BackupBody = Type.Object({
   status: Type.Optional(Type.String({ description: 'Read-only: ignored' })),
   status_message: Type.Optional(Type.String({ description: 'Ignored: the server writes it' })),
   sw_version: Type.Optional(Type.String({ description: 'Read-only: ignored' })),
+  uploaded: Type.Optional(Type.Boolean({ description: 'Read-only: ignored' })),
+  partial: Type.Optional(Type.Boolean({ description: 'Read-only: ignored' })),
 }, { description: 'A backup data object; only description is used' });
 
 export const RestoreStatus = Type.Object({

@@ -1,6 +1,6 @@
 /** Core's records in Riverbed's shapes (seed 002). */
 import type { Static } from 'typebox';
-import type { Backup, RestoreStatus } from '../../../core/index.js';
+import { type Backup, type RestoreStatus, isUploaded } from '../../../core/index.js';
 import type * as S from './schemas.js';
 import { BACKUP_STATUS_WORD, RESTORE_STATUS_WORD } from './words.js';
 
@@ -19,6 +19,8 @@ export function backupView(b: Backup): Static<typeof S.Backup> {
     status: BACKUP_STATUS_WORD[b.status],
     status_message: b.statusInfo ?? '',
     sw_version: b.swVersion,
+    uploaded: isUploaded(b),
+    partial: b.scope === 'partial',
   };
 }
 

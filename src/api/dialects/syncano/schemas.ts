@@ -26,6 +26,7 @@ const backupTail = {
   status_info: Type.String({ description: 'Why the backup failed, or warnings; empty otherwise' }),
   description: Type.String({ maxLength: 256 }),
   label: Type.String({ maxLength: 64 }),
+  uploaded: Type.Boolean({ description: 'Coffer: made from an uploaded backup file, not by reading the instance' }),
 };
 
 export const FullBackup = Type.Object({ ...backupCommon, ...backupTail, links: Links }, { additionalProperties: false, description: 'A full backup (every part of the instance)' });

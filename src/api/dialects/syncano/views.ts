@@ -1,6 +1,6 @@
 /** Core's records as Syncano shows them: integer ids, microsecond times, "" for absent text, null size until done. */
 import type { Static } from 'typebox';
-import type { Backup, BackupScope, JobInfo } from '../../../core/index.js';
+import { type Backup, type BackupScope, type JobInfo, isUploaded } from '../../../core/index.js';
 import type * as S from './schemas.js';
 import { BACKUP_STATUS_WORD, RESTORE_STATUS_WORD } from './words.js';
 
@@ -23,6 +23,7 @@ function tail(b: Backup) {
     // Syncano's size is the backup file's, known once the backup is done.
     size: b.status === 'success' ? b.size : null,
     status: BACKUP_STATUS_WORD[b.status], status_info: b.statusInfo ?? '', description: b.description ?? '', label: b.label ?? '',
+    uploaded: isUploaded(b),
   };
 }
 
