@@ -29,7 +29,7 @@ describe.each(catalogs)('backup files on $name', (cat: CatalogUnderTest) => {
     const r = await api.call('PUT', `/api/v1/instances/${name}`, { body: { parts: [{ name: 'site', kind: 'directory', path: dir, exclude: [] }] } });
     expect(r.status).toBe(201);
   };
-  const download = async (id: string, as: 'viewer' | 'admin' = 'viewer') => {
+  const download = async (id: string, as: 'viewer' | 'backup_operator' | 'admin' = 'backup_operator') => {
     const r = await api.app.inject({ method: 'GET', url: `/api/v1/backup/${id}/file`, headers: { 'x-api-key': api.keys[as] } });
     return { status: r.statusCode, headers: r.headers, body: r.rawPayload };
   };
@@ -93,7 +93,7 @@ describe.each(catalogs)('backup files on $name', (cat: CatalogUnderTest) => {
 
   it('HEAD gives the exact Content-Length without reading the file, and leaves no repository lock', async () => {
     const b = (await api.call('GET', `/api/v1/backup/${backupId}`)).body;
-    const r = await api.app.inject({ method: 'HEAD', url: `/api/v1/backup/${backupId}/file`, headers: { 'x-api-key': api.keys.viewer } });
+    const r = await api.app.inject({ method: 'HEAD', url: `/api/v1/backup/${backupId}/file`, headers: { 'x-api-key': api.keys.backup_operator } });
     expect(r.statusCode).toBe(200);
     expect(Number(r.headers['content-length'])).toBe(b.size);
     expect(r.rawPayload.length).toBe(0);
