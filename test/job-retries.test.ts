@@ -111,6 +111,29 @@ describe.each(catalogs)('backup job retries on $name', (cat: CatalogUnderTest) =
     expect(b.statusInfo).toMatch(/interrupted/);
   });
 
+  it('a job whose run fails outside its executor is logged, not left as an unhandled rejection', async () => {
+    const core = await setUp(null);
+    const logged: string[] = [];
+    const runner = new JobRunner(core.catalog, core.events, {
+      backup: backupExecutor(core.catalog, core.repositories, 0),
+      restore: restoreExecutor(core.catalog, core.repositories, 0),
+      retention: retentionExecutor(core.catalog, core.repositories, core.audit),
+    }, { concurrency: 1, log: (m) => logged.push(m), onOrphan: async () => {} });
+    // A listener that throws (a broken event stream) makes the runner's first publish throw.
+    const unsubscribe = core.events.subscribe('*', () => {
+      throw new Error('listener failed');
+    });
+    try {
+      await runner.start();
+      const { job } = await core.backups.create(SYSTEM_ACTOR, { instance: 'app' });
+      runner.wake();
+      await until('the failure in the log', async () => logged.find((m) => m === `job ${job.id}: running it failed`), 10_000, 20);
+    } finally {
+      unsubscribe();
+      await runner.stop();
+    }
+  });
+
   it('a backup that finds its repository locked is queued again, and fails only when its attempts run out', async () => {
     // The only runner is ours (a second one in this process would take ours for a dead worker's).
     const core = await setUp(null);

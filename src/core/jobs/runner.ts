@@ -126,7 +126,7 @@ export class JobRunner {
       return;
     }
     this.pumping = true;
-    void this.pump().finally(() => {
+    void this.pump().catch((err: unknown) => this.opts.log('looking for jobs failed', err)).finally(() => {
       this.pumping = false;
       if (this.pumpAgain) {
         this.pumpAgain = false;
@@ -145,7 +145,9 @@ export class JobRunner {
         return;
       }
       if (!job) return;
-      const done = this.run(job);
+      // Observed here: a job whose end could not even be recorded must not take the process with it.
+      const claimed = job;
+      const done = this.run(claimed).catch((err: unknown) => this.opts.log(`job ${claimed.id}: running it failed`, err));
       this.finished.add(done);
       void done.finally(() => {
         this.finished.delete(done);
