@@ -11,6 +11,7 @@ function toJob(r: Selectable<JobsTable>): Job {
     scheduleId: r.schedule_id, payload: parseJson(r.payload, {}), progress: parseJson<JobProgress>(r.progress, { files_done: 0, bytes_done: 0 }),
     error: r.error, createdBy: r.created_by, createdAt: r.created_at, updatedAt: r.updated_at, startedAt: r.started_at,
     finishedAt: r.finished_at, worker: r.worker, heartbeatAt: r.heartbeat_at, cancelRequested: r.cancel_requested === 1,
+    attempts: Number(r.attempts), attemptErrors: parseJson<string[]>(r.attempt_errors, []),
   };
 }
 
@@ -62,7 +63,7 @@ export class JobStore {
     if (this.caps.skipLocked) pick = pick.forUpdate().skipLocked();
     const now = nowIso();
     const row = await this.db.updateTable('jobs')
-      .set({ state: 'running', worker, started_at: now, heartbeat_at: now, updated_at: now })
+      .set({ state: 'running', worker, started_at: now, heartbeat_at: now, updated_at: now, attempts: sql<number>`attempts + 1` })
       .where('id', '=', (eb) => eb.selectFrom(pick.as('next')).select('next.id'))
       .where('state', '=', 'scheduled')
       .returningAll().executeTakeFirst();
@@ -104,6 +105,26 @@ export class JobStore {
     const now = nowIso();
     const terminal = !ACTIVE_JOB_STATES.includes(state);
     await tx.updateTable('jobs').set({ state, error, updated_at: now, ...(terminal ? { finished_at: now } : {}) }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Queues a claimed job again for another attempt, recording why the last one ended. Only while
+   * `worker` still holds it: of two processes recovering the same orphan, one requeues it, and a
+   * job some worker has claimed since is left alone. True when this call requeued it.
+   */
+  async requeue(id: number, worker: string | null, attemptErrors: string[], tx: Kysely<Database> = this.db): Promise<boolean> {
+    const now = nowIso();
+    let q = tx.updateTable('jobs')
+      .set({ state: 'scheduled', worker: null, heartbeat_at: null, error: null, updated_at: now, attempt_errors: JSON.stringify(attemptErrors), progress: JSON.stringify({ files_done: 0, bytes_done: 0 }) })
+      .where('id', '=', id).where('state', 'in', ['running', 'uploading']).where('cancel_requested', '=', 0);
+    q = worker === null ? q.where('worker', 'is', null) : q.where('worker', '=', worker);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Records why the job's attempts ended (with its last one, when it ends for good). */
+  async setAttemptErrors(id: number, attemptErrors: string[], tx: Kysely<Database> = this.db): Promise<void> {
+    await tx.updateTable('jobs').set({ attempt_errors: JSON.stringify(attemptErrors), updated_at: nowIso() }).where('id', '=', id).execute();
   }
 
   async setProgress(id: number, p: JobProgress, tx: Kysely<Database> = this.db): Promise<void> {

@@ -108,6 +108,10 @@ export interface JobsTable {
   worker: string | null;
   heartbeat_at: string | null;
   cancel_requested: number;
+  /** How many times a worker claimed the job. */
+  attempts: Generated<number>;
+  /** JSON list: why each attempt that was retried (or the last one) ended without a result. */
+  attempt_errors: Generated<string>;
 }
 
 export interface SchedulesTable {

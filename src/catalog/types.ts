@@ -124,6 +124,10 @@ export interface Job {
   worker: string | null;
   heartbeatAt: string | null;
   cancelRequested: boolean;
+  /** Times a worker claimed the job (a backup is retried after its worker died or its repository stayed locked). */
+  attempts: number;
+  /** Why earlier attempts ended without a result, oldest first. */
+  attemptErrors: string[];
 }
 
 export interface Schedule {

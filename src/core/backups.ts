@@ -10,6 +10,7 @@ import { retryOnLockConflict } from './jobs/lock-retry.js';
 import type { RestorePayload } from './jobs/restore-executor.js';
 import type { JobRunner } from './jobs/runner.js';
 import { partsOf } from './parts.js';
+import { checkPartialItems } from './partial-items.js';
 import { type Actor, requirePermission } from './permissions.js';
 import type { RepositoryService } from './repositories.js';
 
@@ -108,6 +109,7 @@ export class BackupService {
     if (!instance) throw new CoreError('not_found', `instance ${instanceName} not found`, 'instance');
     const scope = o.scope ?? 'full';
     const queryArgs = scope === 'partial' ? validQueryArgs(o.query_args, partsOf(instance.parts).map((p) => p.name)) : null;
+    await checkPartialItems(instance, { scope, queryArgs });
 
     try {
       const created = await this.catalog.transaction(async (tx) => {

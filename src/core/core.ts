@@ -161,7 +161,7 @@ export class Core {
     await this.repositories.clearStaleLocks((name, err) => this.log(`repository ${name}: could not clear stale locks`, err));
     const w = this.opts.engineWorkers;
     this.runner = new JobRunner(this.catalog, this.events, {
-      backup: backupExecutor(this.catalog, this.repositories, w, this.configuration, cofferFilesOf(this.opts)),
+      backup: backupExecutor(this.catalog, this.repositories, w, this.configuration, { cofferFiles: cofferFilesOf(this.opts) }),
       restore: restoreExecutor(this.catalog, this.repositories, w, this.configuration),
       retention: retentionExecutor(this.catalog, this.repositories, this.audit),
     }, {

@@ -1,6 +1,7 @@
 /** The repositories the server writes to: created, opened with their sealed passwords, listed without secrets. */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { type Catalog, type RepositoryRecord, UniqueViolation } from '../catalog/index.js';
 import { RepoError, RepoNotFoundError, Repository, WrongPasswordError, removeLocks } from '../repo/index.js';
 import { type Backend, type BackendOptions, openBackend, parseLocation } from '../storage/index.js';
@@ -75,18 +76,13 @@ export class RepositoryService {
   async create(actor: Actor, o: { name: unknown; location: unknown; password?: unknown; options?: unknown }): Promise<RepositoryView> {
     requirePermission(actor, 'repository.write');
     if (typeof o.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(o.name)) throw invalid('name', 'must be 1 to 64 letters, digits or _.-');
-    if (typeof o.location !== 'string' || o.location.length === 0) throw invalid('location', 'must be a repository location');
+    const location = validLocation(o.location);
     if (o.password !== undefined && (typeof o.password !== 'string' || o.password.length === 0)) throw invalid('password', 'must be a non-empty string');
-    try {
-      parseLocation(o.location);
-    } catch (err) {
-      throw invalid('location', (err as Error).message);
-    }
     const options = validOptions(o.options);
     const password = (o.password as string | undefined) ?? randomBytes(32).toString('base64url');
     let backend: Backend;
     try {
-      backend = openBackend(o.location, options);
+      backend = openBackend(location, options);
     } catch (err) {
       throw invalid('location', (err as Error).message);
     }
@@ -102,20 +98,44 @@ export class RepositoryService {
         await Repository.init(backend, password);
       }
     } catch (err) {
-      if (err instanceof RepoError) throw new CoreError(err instanceof WrongPasswordError ? 'invalid' : 'conflict', `repository at ${o.location}: ${err.message}`, 'location');
-      throw new CoreError('unavailable', `repository at ${o.location}: ${(err as Error).message}`);
+      // The engine's message may name the resolved location itself: say which one was asked for only once.
+      if (err instanceof RepoError) throw new CoreError(err instanceof WrongPasswordError ? 'invalid' : 'conflict', `cannot use ${location}: ${err.message}`, 'location');
+      throw new CoreError('unavailable', `cannot use ${location}: ${(err as Error).message}`);
     }
     try {
-      const rec = await this.catalog.repositories.create({ name: o.name, location: o.location, passwordSealed: this.secret.seal(password),
+      const rec = await this.catalog.repositories.create({ name: o.name, location, passwordSealed: this.secret.seal(password),
         optionsSealed: Object.keys(options).length ? this.secret.seal(JSON.stringify(options)) : null,
       });
-      await this.audit.record(actor, 'repository.create', `repository:${o.name}`, { location: o.location, option_keys: Object.keys(options).sort() });
+      await this.audit.record(actor, 'repository.create', `repository:${o.name}`, { location, option_keys: Object.keys(options).sort() });
       return view(rec, options);
     } catch (err) {
       if (err instanceof UniqueViolation) throw conflict(`repository ${o.name} already exists`);
       throw err;
     }
   }
+}
+
+/**
+ * A repository location the storage registry knows, meaning the same whatever the server's working
+ * directory: an absolute path (or `local:/path`), or a scheme with a backend (`s3:`, `azure:`). A
+ * relative path, or a scheme no backend has (`ftp://…`, which would otherwise be read as a relative
+ * path), is refused before anything is created.
+ */
+function validLocation(v: unknown): string {
+  if (typeof v !== 'string' || v.length === 0) throw invalid('location', 'must be a repository location');
+  if (v.includes('\0')) throw invalid('location', 'may not contain NUL');
+  let scheme: string;
+  try {
+    scheme = parseLocation(v).scheme;
+  } catch (err) {
+    throw invalid('location', (err as Error).message);
+  }
+  if (scheme !== 'local') return v;
+  if (path.isAbsolute(v.startsWith('local:') ? v.slice('local:'.length) : v)) return v;
+  const named = v.startsWith('local:') ? undefined : /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(v)?.[1];
+  const expected = 'an absolute path (or local:/path), s3:… or azure:…';
+  if (named) throw invalid('location', `unknown repository scheme ${named}: expected ${expected}`);
+  throw invalid('location', `${JSON.stringify(v)} is a relative path: expected ${expected}`);
 }
 
 /** Backend options as restic's `-o` names them: `provider.key` → string value. */

@@ -76,6 +76,17 @@ interface TargetNode {
 
 type Pending = { done: Promise<TreeNode | null> };
 
+/**
+ * A node still being made. Its failure is observed from the start: the directory that awaits it
+ * may be walked for a long while yet, or never finish (the walk stopped on a cancellation or an
+ * earlier failure), and a rejection nobody handles meanwhile would end the process. Whoever awaits
+ * `done` still sees the error.
+ */
+function pending(done: Promise<TreeNode | null>): Pending {
+  done.catch(() => undefined);
+  return { done };
+}
+
 function newCounters(): Counters {
   return {
     files_new: 0, files_changed: 0, files_unmodified: 0, dirs_new: 0, dirs_changed: 0, dirs_unmodified: 0,
@@ -196,8 +207,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     node.size = Number(st.size);
     node.links = Number(st.nlink);
     const handle = await pool.submit(disk(abs));
-    return {
-      done: handle.done.then(
+    return pending(
+      handle.done.then(
         (r) => {
           node.size = r.size;
           node.content = r.content;
@@ -219,7 +230,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
           throw err;
         },
       ),
-    };
+    );
   };
 
   /** Walks one entry (already lstat'ed); returns once its work is queued, with a promise of its node. */
@@ -254,8 +265,8 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     }
   };
 
-  const finishDir = (name: string, st: BigIntStats, prev: TreeNode | undefined, children: Pending[]): Pending => ({
-    done: Promise.all(children.map((c) => c.done)).then(async (nodes) => {
+  const finishDir = (name: string, st: BigIntStats, prev: TreeNode | undefined, children: Pending[]): Pending => pending(
+    Promise.all(children.map((c) => c.done)).then(async (nodes) => {
       const subtree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
       const node = baseNode(name, 'dir', st);
       node.content = null;
@@ -265,7 +276,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       else counters.dirs_changed++;
       return node;
     }),
-  });
+  );
 
   const dirNode = async (abs: string, name: string, st: BigIntStats, prev: TreeNode | undefined,
     parentDir: ParentDir | undefined): Promise<Pending> => {
@@ -315,6 +326,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
 
   const targets = buildTargets(opts.paths);
   let rootTree: ID;
+  let failed = false;
   try {
     const rootParent = await parents.root();
     const children: Pending[] = [];
@@ -325,11 +337,13 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
     rootTree = await saveTree(nodes.filter((n): n is TreeNode => n !== null));
     await untilAborted(repo.flush(), signal);
   } catch (err) {
-    saver.discard();
+    failed = true;
     throw err;
   } finally {
     scanStop.abort();
     await pool.close();
+    // After the workers stopped, so that no blob of this attempt reaches the saver once abandoned.
+    if (failed) await saver.abandon();
   }
 
   const end = new Date();

@@ -134,12 +134,21 @@ export class BlobSaver {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Deletes the temporary files of unfinished packs (after a failure or cancellation). */
-  discard(): void {
+  /**
+   * Ends a session that failed or was cancelled, so that the next one on this repository (a retry
+   * after a lost lock) starts clean: unfinished packs are deleted, running uploads are waited for,
+   * and what was never stored is forgotten. Without this, a retry would rethrow the old failure,
+   * and the ids of blobs in deleted packs would pass for stored, leaving the snapshot without them.
+   */
+  async abandon(): Promise<void> {
     for (const type of ['data', 'tree'] as const) {
       this.open[type]?.discard();
       this.open[type] = undefined;
     }
+    while (this.uploads.size > 0) await Promise.all(this.uploads);
+    // Uploads that succeeded moved their ids to the index; every id left was never stored.
+    for (const type of ['data', 'tree'] as const) this.inFlight[type].clear();
+    this.failure = undefined;
   }
 
   /** Uploads the partly filled packs and waits for every upload. */

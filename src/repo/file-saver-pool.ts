@@ -37,6 +37,8 @@ interface PendingJob {
   path: string;
   /** Blob saves of this file still running; the file is done only after they are. */
   saves: Promise<unknown>[];
+  /** Set once a save failed: the file's later blobs are not saved, its `done` has rejected. */
+  failed: boolean;
 }
 
 interface WorkerState {
@@ -51,6 +53,15 @@ const QUEUE_PER_WORKER = 16;
 /** Queued files per running worker at which the next worker is started. */
 const BACKLOG = 4;
 
+
+/**
+ * `done` with its failure observed: a file can fail (the pool failing or closing) while its caller
+ * is still busy walking, or after it stopped; whoever awaits `done` still sees the error.
+ */
+function observed<T>(done: Promise<T>): Promise<T> {
+  done.catch(() => undefined);
+  return done;
+}
 
 export function defaultWorkerCount(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
@@ -135,14 +146,10 @@ export class FileSaverPool {
     const job = this.jobs.get(msg.job);
     if (!job) return;
     if (msg.kind === 'blob') {
-      const sealed = new Uint8Array(state.ring, msg.offset, msg.length);
-      const save = this.opts.saver.addSealed('data', msg.id, sealed, msg.uncompressedLength).then((r) => {
-        if (r.stored) this.opts.onBlob?.(msg.plainLength, r.packedBytes);
-      });
+      if (!job.failed) job.saves.push(this.save(job, new Uint8Array(state.ring, msg.offset, msg.length), msg));
       // addSealed has copied the blob by the time it returns its promise: the slot is free.
       Atomics.store(state.released, 0, BigInt(msg.releaseTo));
       Atomics.notify(state.released, 0);
-      job.saves.push(save);
       return;
     }
     this.jobs.delete(msg.job);
@@ -157,13 +164,29 @@ export class FileSaverPool {
   }
 
   /**
+   * Starts one blob's save, its failure observed at once: the worker's `done` for the file may come
+   * much later or never (a read error, the pool failing or closing), and a rejection left without a
+   * handler until then would end the process. The file fails with the first failed save.
+   */
+  private save(job: PendingJob, sealed: Uint8Array, msg: Extract<FromWorker, { kind: 'blob' }>): Promise<void> {
+    const save = this.opts.saver.addSealed('data', msg.id, sealed, msg.uncompressedLength).then((r) => {
+      if (r.stored) this.opts.onBlob?.(msg.plainLength, r.packedBytes);
+    });
+    save.catch((err: Error) => {
+      job.failed = true;
+      job.reject(err);
+    });
+    return save;
+  }
+
+  /**
    * Waits until a worker has room, hands it the file, and returns a handle whose `done` settles
    * once the file's new blobs are with the pack writer. Awaiting `submit` is the walker's
    * backpressure; `done` is awaited by the directory that contains the file.
    */
   async submit(path: string): Promise<{ done: Promise<FileResult> }> {
     if (this.failure) throw this.failure;
-    if (this.inline) return { done: this.processInline(path) };
+    if (this.inline) return { done: observed(this.processInline(path)) };
     let best: WorkerState | undefined;
     for (;;) {
       best = undefined;
@@ -181,10 +204,10 @@ export class FileSaverPool {
     chosen.inFlight++;
     const msg: ToWorker = { kind: 'file', job, path };
     const done = new Promise<FileResult>((resolve, reject) => {
-      this.jobs.set(job, { resolve, reject, path, saves: [] });
+      this.jobs.set(job, { resolve, reject, path, saves: [], failed: false });
       chosen.worker.postMessage(msg);
     });
-    return { done };
+    return { done: observed(done) };
   }
 
   private async processInline(path: string): Promise<FileResult> {
@@ -207,8 +230,10 @@ export class FileSaverPool {
     return result;
   }
 
+  /** Stops the workers; files still pending reject (their callers have stopped waiting for them, or must). */
   async close(): Promise<void> {
     this.closing = true;
+    this.fail(new Error('the file pool was closed'));
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
   }
 }

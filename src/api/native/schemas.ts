@@ -85,6 +85,8 @@ export const Job = Type.Object({
   started_at: Nullable(DateTime()),
   finished_at: Nullable(DateTime()),
   cancel_requested: Type.Boolean(),
+  attempts: Type.Integer({ minimum: 0, description: 'Times a worker started the job. A backup whose worker died, or whose repository stayed locked, is queued again, up to 3 attempts in all' }),
+  attempt_errors: Type.Array(Type.String(), { description: 'Why each attempt ended without a result, oldest first (the last one included when the job failed)' }),
 }, { $id: 'Job', additionalProperties: false, description: 'A job (backup, restore or retention) in core\'s words' });
 
 const Keep = (what: string) => Nullable(Type.Integer({ minimum: 0, description: `Keep the last N ${what} snapshots (null or 0: no such rule)` }));

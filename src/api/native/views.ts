@@ -39,6 +39,7 @@ export function jobView(j: JobInfo): Static<typeof S.Job> {
     id: formatId('job', j.id), kind: j.kind, state: j.state, instance: j.instance, backup_id: formatOptionalId('backup', j.backupId),
     schedule_id: formatOptionalId('schedule', j.scheduleId), progress: progressView(j.progress), error: j.error, created_by: j.createdBy,
     created_at: j.createdAt, updated_at: j.updatedAt, started_at: j.startedAt, finished_at: j.finishedAt, cancel_requested: j.cancelRequested,
+    attempts: j.attempts, attempt_errors: j.attemptErrors,
   };
 }
 

@@ -19,6 +19,29 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
   const log = (msg: string, err?: unknown) => {
     if (!quiet) logLine(err === undefined ? 'info' : 'error', msg, err);
   };
+  const onRejection = keepServingOnRejection(log);
+  process.on('unhandledRejection', onRejection);
+  try {
+    return await serve(cfg, log, signal);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+}
+
+/**
+ * A promise rejected with no handler is a bug, but one in a single job or request: the server logs
+ * it, with what the error carries, and goes on serving (Node's default would end the process and
+ * every other job with it). An uncaught exception stays fatal: the state it leaves is unknown.
+ */
+function keepServingOnRejection(log: (msg: string, err?: unknown) => void): (reason: unknown) => void {
+  return (reason) => {
+    const code = (reason as { code?: unknown } | null)?.code;
+    const name = reason instanceof Error ? reason.name : typeof reason;
+    log(`unhandled promise rejection (${name}${code !== undefined ? ` ${String(code)}` : ''}); the server keeps running`, reason ?? 'undefined');
+  };
+}
+
+async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void, signal: AbortSignal): Promise<number> {
   let core: Core;
   try {
     core = await Core.start({
@@ -49,7 +72,7 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
     if (b.generated.password || b.generated.apiKey) process.stdout.write('Store them now: they are not shown again.\n');
   }
   const app = cfg.role === 'worker' ? undefined : await buildApp(core, {
-    logger: quiet ? false : { level: cfg['log-level'] },
+    logger: cfg['log-level'] === 'silent' ? false : { level: cfg['log-level'] },
     validateResponses: cfg['validate-responses'],
     bodyLimit: cfg['body-limit'],
     transferIdleMs: cfg['transfer-idle-timeout'] * 1000,

@@ -1,10 +1,11 @@
 /** Runs a backup job: the instance's selected parts through the engine into its repository. */
 import * as path from 'node:path';
 import type { Backup, Catalog, Instance } from '../../catalog/index.js';
-import { CancelledError, LockConflictError, NothingToBackUpError, type Snapshot, backup, withLockOverlapped } from '../../repo/index.js';
+import { CancelledError, LockConflictError, NothingToBackUpError, type Repository, type Snapshot, backup, withLockOverlapped } from '../../repo/index.js';
 import { backupFileSizeOr } from '../backup-file-meta.js';
 import { type DirectoryPart, cofferExcludes, enginePatterns, partsOf } from '../parts.js';
 import type { OwnParts } from '../configuration/index.js';
+import { checkPartialItems } from '../partial-items.js';
 import type { RepositoryService } from '../repositories.js';
 import type { Executor, JobContext, JobOutcome } from './executor.js';
 import { retryOnLockConflict } from './lock-retry.js';
@@ -32,7 +33,14 @@ export function selectedPaths(instance: Instance, b: Pick<Backup, 'scope' | 'que
   return { paths, excludes: chosen.flatMap(enginePatterns), parts: chosen };
 }
 
-export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts, cofferFiles: readonly string[] = []): Executor {
+export interface BackupExecutorOptions {
+  /** How long an attempt waits for a repository locked by others before the job is queued again. */
+  lockWaitMs?: number;
+  /** Coffer's own files (secret, catalog, its folders) that a part covering them leaves out. */
+  cofferFiles?: readonly string[];
+}
+
+export function backupExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts, opts: BackupExecutorOptions = {}): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
     const id = ctx.job.backupId!;
     const b = await catalog.backups.get(id);
@@ -41,16 +49,19 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
     const instance = await catalog.instances.byId(b.instanceId);
     if (!instance) return fail('the instance no longer exists');
     await catalog.backups.update(id, { status: 'running', statusInfo: null });
+    // Checked again when the backup runs: the tree may have changed since the request.
+    const refused = await checkPartialItems(instance, b).then(() => undefined, (err: Error) => err);
+    if (refused) return fail(refused.message);
     const selected = selectedPaths(instance, b);
     // Parts the instance has without naming them (device: Coffer's own configuration), recorded in part_paths like the others.
     const own = await ownParts?.forBackup(instance).catch((err: Error) => err);
     if (own instanceof Error) return fail(`Coffer's configuration could not be written for the backup: ${own.message}`);
-    const excludes = [...selected.excludes, ...cofferExcludes(selected.parts, cofferFiles, (own ?? []).map((p) => p.path))];
+    const excludes = [...selected.excludes, ...cofferExcludes(selected.parts, opts.cofferFiles ?? [], (own ?? []).map((p) => p.path))];
     const parts = [...selected.parts, ...(own ?? [])];
     const paths = [...selected.paths, ...(own ?? []).map((p) => p.path)];
     if (paths.length === 0) return fail(b.includeFiles ? `instance ${instance.name} has no parts to back up` : 'nothing selected: include_files is false and the instance has no database parts');
 
-    let repo;
+    let repo: Repository;
     try {
       repo = await repos.open(b.repositoryId);
     } catch (err) {
@@ -58,29 +69,38 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
     }
     const warnings: string[] = [];
     const time = new Date();
+    let lockAttempts = 0;
     try {
-      const result = await retryOnLockConflict(ctx.signal, () => withLockOverlapped(repo, async (lockLost) => {
-        const signal = AbortSignal.any([ctx.signal, lockLost]);
-        await repo.loadIndex();
-        const parentRec = b.type === 'full' ? undefined : await catalog.backups.latestSuccess(b.instanceId, b.type === 'differential' ? 'full' : undefined);
-        let parent: Snapshot | undefined;
-        if (parentRec?.snapshotId && parentRec.repositoryId === b.repositoryId) {
-          parent = await repo.loadSnapshot(parentRec.snapshotId).catch(() => undefined);
-        }
-        if (parent) await catalog.backups.update(id, { parentId: parentRec!.id });
-        return backup(repo, {
-          paths, excludes, host: b.hostname, time, tags: [`${INSTANCE_TAG}${instance.name}`, `${BACKUP_TAG}${id}`, b.type],
-          ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}), signal,
-          onProgress: (p) => ctx.progress({
-            files_done: p.filesDone, bytes_done: p.bytesDone, errors: p.errors,
-            ...(p.filesTotal !== undefined ? { files_total: p.filesTotal } : {}), ...(p.bytesTotal !== undefined ? { bytes_total: p.bytesTotal } : {}),
-          }),
-          onWarning: (p, m) => {
-            if (warnings.length < 20) warnings.push(`${p}: ${m}`);
-            ctx.log(`warning: ${p}: ${m}`);
-          },
+      const result = await retryOnLockConflict(ctx.signal, async () => {
+        // Each lock attempt on a freshly opened repository: nothing a lost attempt kept in memory
+        // (its pack writer, the write gate of its lock) carries over into the next.
+        if (lockAttempts++ > 0) repo = await repos.open(b.repositoryId);
+        return withLockOverlapped(repo, async (lockLost) => {
+          const signal = AbortSignal.any([ctx.signal, lockLost]);
+          await repo.loadIndex();
+          const parentRec = b.type === 'full' ? undefined : await catalog.backups.latestSuccess(b.instanceId, b.type === 'differential' ? 'full' : undefined);
+          let parent: Snapshot | undefined;
+          if (parentRec?.snapshotId && parentRec.repositoryId === b.repositoryId) {
+            parent = await repo.loadSnapshot(parentRec.snapshotId).catch(() => undefined);
+          }
+          if (parent) await catalog.backups.update(id, { parentId: parentRec!.id });
+          const made = await backup(repo, {
+            paths, excludes, host: b.hostname, time, tags: [`${INSTANCE_TAG}${instance.name}`, `${BACKUP_TAG}${id}`, b.type],
+            ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}), signal,
+            onProgress: (p) => ctx.progress({
+              files_done: p.filesDone, bytes_done: p.bytesDone, errors: p.errors,
+              ...(p.filesTotal !== undefined ? { files_total: p.filesTotal } : {}), ...(p.bytesTotal !== undefined ? { bytes_total: p.bytesTotal } : {}),
+            }),
+            onWarning: (p, m) => {
+              if (warnings.length < 20) warnings.push(`${p}: ${m}`);
+              ctx.log(`warning: ${p}: ${m}`);
+            },
+          });
+          // Saving the snapshot waited for the lock, so it is held: drop what an earlier attempt left.
+          if (ctx.job.attempts > 1) await removeEarlierSnapshots(repo, id, made.snapshotId, ctx);
+          return made;
         });
-      }));
+      }, opts.lockWaitMs);
       const s = result.summary;
       ctx.progress({ files_done: s.total_files_processed, bytes_done: s.total_bytes_processed, files_total: s.total_files_processed, bytes_total: s.total_bytes_processed, errors: result.errors });
       const info = result.errors > 0 ? `${result.errors} files could not be read: ${warnings.slice(0, 5).join('; ')}` : warnings.length ? warnings.slice(0, 5).join('; ') : null;
@@ -99,8 +119,24 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
         return fail(r instanceof Error ? r.message : 'canceled');
       }
       if (err instanceof NothingToBackUpError) return fail(err.message);
-      if (err instanceof LockConflictError) return fail(`the repository is locked: ${err.message}`);
+      // The runner queues the job again while it has attempts left.
+      if (err instanceof LockConflictError) return { ...fail(`the repository is locked: ${err.message}`), retryable: true };
       return fail((err as Error).message ?? String(err));
     }
   };
+}
+
+/**
+ * A worker that died between writing its snapshot and recording it in the catalog left a snapshot
+ * no record names; the retry's own snapshot replaces it. Snapshots are written last, so any other
+ * dead attempt left none.
+ */
+async function removeEarlierSnapshots(repo: Repository, backupId: number, keep: string, ctx: JobContext): Promise<void> {
+  const tag = `${BACKUP_TAG}${backupId}`;
+  const snapshots = await repo.listSnapshots(() => undefined);
+  for (const s of snapshots) {
+    if (s.id === keep || !s.tags?.includes(tag)) continue;
+    await repo.backend.remove({ type: 'snapshot', name: s.id });
+    ctx.log(`removed snapshot ${s.id.slice(0, 8)} left by an earlier attempt`);
+  }
 }

@@ -17,6 +17,11 @@ export interface JobOutcome {
    * that gap would be refused as "in use").
    */
   backup?: BackupPatch;
+  /**
+   * The attempt ended without a result for a reason that may pass (the repository stayed locked):
+   * the runner queues the job again while attempts remain, and records `state` only after the last.
+   */
+  retryable?: boolean;
 }
 
 export type Executor = (ctx: JobContext) => Promise<JobOutcome>;

@@ -19,9 +19,16 @@ export interface RunnerOptions {
   log: (msg: string, err?: unknown) => void;
   /** Called after a job ended, whatever the outcome (retention chaining, metrics). */
   onFinished?: (job: Job) => Promise<void> | void;
-  /** Called for jobs ended as orphans, so their backups get the same reason. */
+  /** Called for jobs ended as orphans, so their backups get the same reason (not for those queued again). */
   onOrphan: (job: Job, reason: string) => Promise<void>;
+  /** Attempts per backup job; default MAX_ATTEMPTS. */
+  maxAttempts?: number;
 }
+
+type Requeue = 'requeued' | 'no-attempts-left' | 'taken';
+
+/** Attempts a backup job gets: a dead worker or a repository locked too long costs one each. */
+export const MAX_ATTEMPTS = 3;
 
 /** The state a canceled or interrupted job ends in, per kind. */
 export const FAILED_STATE: Record<JobKind, JobState> = { backup: 'error', restore: 'failed', retention: 'error' };
@@ -52,20 +59,63 @@ export class JobRunner {
     this.wake();
   }
 
-  /** Ends jobs whose process is gone (all running ones with a catalog of our own; stale heartbeats with a shared one). */
+  /**
+   * Deals with jobs whose process is gone (all running ones with a catalog of our own; stale
+   * heartbeats with a shared one): a backup with attempts left is queued again, anything else ends
+   * failed with `reason`.
+   */
   async recoverOrphans(reason: string): Promise<number> {
     const staleBefore = new Date(Date.now() - ORPHAN_AFTER_MS).toISOString();
     const shared = this.catalog.capabilities.sharedByProcesses;
     const orphans = (await this.catalog.jobs.claimedAndRunning()).filter((j) => !this.running.has(j.id) && (
       // With a catalog of our own, whatever ran before we started is an orphan.
       !shared || j.worker === null || isDeadLocalWorker(j.worker, this.worker) || j.heartbeatAt === null || j.heartbeatAt < staleBefore));
+    let recovered = 0;
     for (const job of orphans) {
+      const requeue = await this.requeue(job, job.worker, reason);
+      if (requeue === 'requeued') {
+        recovered++;
+        continue;
+      }
+      // Another process requeued or ended it meanwhile: it is no longer ours to end.
+      if (requeue === 'taken' && !(await this.stillHeldBy(job))) continue;
       await this.catalog.jobs.setState(job.id, FAILED_STATE[job.kind], reason);
+      if (job.kind === 'backup') await this.catalog.jobs.setAttemptErrors(job.id, withAttemptError(job, reason));
       await this.opts.onOrphan(job, reason);
       const ended = await this.catalog.jobs.get(job.id);
       if (ended) this.events.publish(ended);
+      recovered++;
     }
-    return orphans.length;
+    if (recovered > 0) this.wake();
+    return recovered;
+  }
+
+  /**
+   * Queues a backup job again after an attempt that ended without a result, its backup record back
+   * to `scheduled`. What a dead or locked-out attempt left needs no undoing: packs it uploaded are
+   * valid (prune reclaims them if unused), and its snapshot, written last, is never there unless
+   * its catalog record was too (see backupExecutor for the one gap).
+   */
+  private async requeue(job: Job, worker: string | null, reason: string): Promise<Requeue> {
+    const max = this.opts.maxAttempts ?? MAX_ATTEMPTS;
+    if (job.kind !== 'backup' || job.cancelRequested || job.attempts >= max) return 'no-attempts-left';
+    const done = await this.catalog.transaction(async (tx) => {
+      if (!(await this.catalog.jobs.requeue(job.id, worker, withAttemptError(job, reason), tx))) return false;
+      if (job.backupId !== null) {
+        await this.catalog.backups.update(job.backupId, { status: 'scheduled', statusInfo: `attempt ${job.attempts} of ${max} ended (${reason}); it will be retried` }, tx);
+      }
+      return true;
+    });
+    if (!done) return 'taken';
+    this.opts.log(`job ${job.id}: attempt ${job.attempts} of ${max} ended (${reason}); queued again`);
+    const queued = await this.catalog.jobs.get(job.id);
+    if (queued) this.events.publish(queued);
+    return 'requeued';
+  }
+
+  private async stillHeldBy(job: Job): Promise<boolean> {
+    const now = await this.catalog.jobs.get(job.id);
+    return now !== undefined && (now.state === 'running' || now.state === 'uploading') && now.worker === job.worker;
   }
 
   /** Look for work now (after an enqueue in this process), instead of at the next poll. */
@@ -76,7 +126,7 @@ export class JobRunner {
       return;
     }
     this.pumping = true;
-    void this.pump().finally(() => {
+    void this.pump().catch((err: unknown) => this.opts.log('looking for jobs failed', err)).finally(() => {
       this.pumping = false;
       if (this.pumpAgain) {
         this.pumpAgain = false;
@@ -95,7 +145,9 @@ export class JobRunner {
         return;
       }
       if (!job) return;
-      const done = this.run(job);
+      // Observed here: a job whose end could not even be recorded must not take the process with it.
+      const claimed = job;
+      const done = this.run(claimed).catch((err: unknown) => this.opts.log(`job ${claimed.id}: running it failed`, err));
       this.finished.add(done);
       void done.finally(() => {
         this.finished.delete(done);
@@ -131,12 +183,20 @@ export class JobRunner {
     }
     this.running.delete(job.id);
     await writing;
+    if (outcome.retryable && !abort.signal.aborted) {
+      try {
+        if ((await this.requeue(job, this.worker, outcome.error ?? 'no result')) === 'requeued') return;
+      } catch (err) {
+        this.opts.log(`job ${job.id}: queueing it again failed`, err);
+      }
+    }
     // A backup job that threw leaves its record in error too, not "running" for ever.
     const backupEnd = outcome.backup ?? (job.kind === 'backup' && outcome.state === FAILED_STATE.backup ? { status: 'error' as const, statusInfo: outcome.error ?? null } : undefined);
     try {
       await this.catalog.transaction(async (tx) => {
         await this.catalog.jobs.setProgress(job.id, last, tx);
         await this.catalog.jobs.setState(job.id, outcome.state, outcome.error ?? null, tx);
+        if (job.kind === 'backup' && outcome.state === FAILED_STATE.backup) await this.catalog.jobs.setAttemptErrors(job.id, withAttemptError(job, outcome.error ?? 'failed'), tx);
         if (backupEnd && job.backupId !== null) await this.catalog.backups.update(job.backupId, backupEnd, tx);
       });
     } catch (err) {
@@ -200,6 +260,11 @@ function isDeadLocalWorker(worker: string, self: string): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/** The job's attempt errors with the reason its current attempt ended. */
+function withAttemptError(job: Job, reason: string): string[] {
+  return [...job.attemptErrors, `attempt ${Math.max(1, job.attempts)}: ${reason}`];
 }
 
 function reasonOf(signal: AbortSignal): string {
