@@ -175,7 +175,7 @@ describe.skipIf(!url)('Kanto over MQTT: security', () => {
       for (const v of Object.values(secrets)) expect(r!.body.value.message).not.toContain(v);
     });
 
-    it('Suspicion 13: the kanto.restore audit entry records the URL without user info and query', async () => {
+    it('Suspicion 13: the kanto.restore audit entry records the URL without user info and query; the job holds it sealed', async () => {
       const cid = `audit-${Date.now()}`;
       await k.command('backup', { correlationId: cid, options: { 'https.url': `${foreign.base}/put/${cid}.zip` } });
       await k.state('lastUpload', cid, 'SUCCESS');
@@ -183,9 +183,13 @@ describe.skipIf(!url)('Kanto over MQTT: security', () => {
       await k.command('restore', { correlationID: cid, options: { 'https.url': withSecrets } });
       await k.state('lastOperation', cid, 'RESTORE_FINISHED');
       const audit = await k.core.audit.list(SYSTEM_ACTOR, { limit: 100, offset: 0, actor: `mqtt:${k.thingId}` });
-      const entry = audit.items.find((a) => a.action === 'kanto.restore' && a.target === `kanto:${cid}`)!;
+      const entry = audit.items.find((a) => a.action === 'kanto.restore' && a.detail?.['correlation_id'] === cid)!;
       expect(entry.detail).toMatchObject({ source: 'https', url: `${foreign.base}/put/${cid}.zip` });
       expect(JSON.stringify(entry)).not.toMatch(/pa55word|QUERY-SECRET/);
+      // The restore job's record (its payload included) shows the source only as the audit entry does.
+      const job = await k.core.catalog.jobs.get(Number((entry.target ?? '').replace(/^job:/, '')));
+      expect(job).toMatchObject({ kind: 'restore', state: 'completed' });
+      expect(JSON.stringify(job)).not.toMatch(/pa55word|QUERY-SECRET/);
     });
   });
 

@@ -27,6 +27,9 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-transfer-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 let counter = 0;
+/** The S3 and Azure servers under test listen on loopback: their transfers allow private addresses. */
+const serverOnLoopback = { allowPrivateAddresses: true };
+
 /** A fresh path below the test's work directory. */
 function fresh(name: string): string {
   return path.join(work, `${++counter}-${name}`);
@@ -291,6 +294,23 @@ describe('generic HTTPS provider', () => {
     expect(requests.length).toBe(count);
   });
 
+  it('aws.endpoint and azure.storage.endpoint are held to the same rule: no request reaches a private address unless allowed', async () => {
+    const count = requests.length;
+    const port = new URL(base).port;
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const aws = { 'storage.provider': 'aws', 'aws.region': 'us-east-1', 'aws.access.key.id': 'k', 'aws.secret.access.key': 's', 'aws.s3.bucket': 'b', 'aws.object.key': 'o.zip', 'aws.endpoint': `http://${host}:${port}` };
+      const azure = { 'storage.provider': 'azure', 'azure.storage.endpoint': `http://${host}:${port}/acct/`, 'azure.shared.access.signature': 'sv=1&sig=x', 'azure.blob.container': 'c', 'azure.blob.name': 'o.zip' };
+      for (const o of [aws, azure]) {
+        const err = await rejection(downloadFile(o, fresh('private.zip')));
+        expect(err, `${o['storage.provider']} ${host}`).toBeInstanceOf(TransferError);
+        expect(err.message, `${o['storage.provider']} ${host}`).toMatch(/loopback, link-local or private address/);
+        const up = await rejection(uploadFile(randomFile(10), o));
+        expect(up.message, `${o['storage.provider']} ${host} upload`).toMatch(/loopback, link-local or private address/);
+      }
+    }
+    expect(requests.length).toBe(count);
+  });
+
   it('a download over the cap is refused from its Content-Length, or stopped when it has none; no file is left', async () => {
     for (const route of ['/file', '/chunked']) {
       const to = fresh('capped.zip');
@@ -339,7 +359,7 @@ describe('aws provider against Ceph RGW', () => {
     if (!s3) return ctx.skip();
     const file = randomFile(20 * 1024 * 1024);
     const progress: [number, number][] = [];
-    const r = await uploadFile(file, options(), { onProgress: (d, t) => progress.push([d, t]) });
+    const r = await uploadFile(file, options(), { ...serverOnLoopback, onProgress: (d, t) => progress.push([d, t]) });
     expect(r.location).toBe(`s3://${bucket}/${path.basename(file)}`);
     // Three 8 MiB parts: progress arrives part by part, ending at the total.
     expect(progress.length).toBeGreaterThanOrEqual(3);
@@ -347,7 +367,7 @@ describe('aws provider against Ceph RGW', () => {
 
     const to = fresh('from-s3.bin');
     const seen: number[] = [];
-    const d = await downloadFile(options({ 'aws.object.key': path.basename(file) }), to, { onProgress: (done) => seen.push(done) });
+    const d = await downloadFile(options({ 'aws.object.key': path.basename(file) }), to, { ...serverOnLoopback, onProgress: (done) => seen.push(done) });
     expect(d.bytes).toBe(20 * 1024 * 1024);
     expect(sha(to)).toBe(sha(file));
     expect(seen.at(-1)).toBe(20 * 1024 * 1024);
@@ -356,16 +376,16 @@ describe('aws provider against Ceph RGW', () => {
   it('aws.object.key names the object; the caller\'s objectName serves when the options (the seed\'s restore) name none', async (ctx) => {
     if (!s3) return ctx.skip();
     const file = randomFile(1234);
-    const r = await uploadFile(file, options({ 'aws.object.key': 'devices/edge-1/backup.zip' }));
+    const r = await uploadFile(file, options({ 'aws.object.key': 'devices/edge-1/backup.zip' }), serverOnLoopback);
     expect(r.location).toBe(`s3://${bucket}/devices/edge-1/backup.zip`);
     const to = fresh('named.bin');
-    await downloadFile(options(), to, { objectName: 'devices/edge-1/backup.zip' });
+    await downloadFile(options(), to, { ...serverOnLoopback, objectName: 'devices/edge-1/backup.zip' });
     expect(sha(to)).toBe(sha(file));
   });
 
   it('a wrong secret is a TransferError naming S3\'s error code', async (ctx) => {
     if (!s3) return ctx.skip();
-    const err = await rejection(uploadFile(randomFile(100), options({ 'aws.secret.access.key': 'wrong' })));
+    const err = await rejection(uploadFile(randomFile(100), options({ 'aws.secret.access.key': 'wrong' }), serverOnLoopback));
     expect(err).toBeInstanceOf(TransferError);
     expect(err.message).toMatch(/SignatureDoesNotMatch/);
     expect(err.message).toContain('HTTP 403');
@@ -374,11 +394,11 @@ describe('aws provider against Ceph RGW', () => {
 
   it('a missing bucket or object is a TransferError naming it; no file is left behind', async (ctx) => {
     if (!s3) return ctx.skip();
-    const err = await rejection(uploadFile(randomFile(100), options({ 'aws.s3.bucket': 'no-such-bucket' })));
+    const err = await rejection(uploadFile(randomFile(100), options({ 'aws.s3.bucket': 'no-such-bucket' }), serverOnLoopback));
     expect(err).toBeInstanceOf(TransferError);
     expect(err.message).toMatch(/NoSuchBucket/);
     const to = fresh('nokey.bin');
-    const down = await rejection(downloadFile(options({ 'aws.object.key': 'not/there.zip' }), to));
+    const down = await rejection(downloadFile(options({ 'aws.object.key': 'not/there.zip' }), to, serverOnLoopback));
     expect(down).toBeInstanceOf(TransferError);
     expect(down.message).toMatch(/NoSuchKey/);
     expect(fs.existsSync(to)).toBe(false);
@@ -388,6 +408,7 @@ describe('aws provider against Ceph RGW', () => {
     if (!s3) return ctx.skip();
     const ac = new AbortController();
     const err = await rejection(uploadFile(randomFile(20 * 1024 * 1024), options({ 'aws.object.key': 'cancelled.bin' }), {
+      ...serverOnLoopback,
       signal: ac.signal,
       onProgress: () => ac.abort(),
     }));
@@ -429,11 +450,11 @@ describe('azure provider against Azurite', () => {
     if (!az) return ctx.skip();
     const file = randomFile(9 * 1024 * 1024 + 3);
     const progress: number[] = [];
-    const r = await uploadFile(file, options(), { onProgress: (d) => progress.push(d) });
+    const r = await uploadFile(file, options(), { ...serverOnLoopback, onProgress: (d) => progress.push(d) });
     expect(r.location).toBe(`${az.blobEndpoint}/${container}/${path.basename(file)}`);
     expect(progress.at(-1)).toBe(fs.statSync(file).size);
     const to = fresh('from-azure.bin');
-    const d = await downloadFile(options({ 'azure.blob.name': path.basename(file) }), to);
+    const d = await downloadFile(options({ 'azure.blob.name': path.basename(file) }), to, serverOnLoopback);
     expect(d.bytes).toBe(fs.statSync(file).size);
     expect(sha(to)).toBe(sha(file));
   });
@@ -441,13 +462,13 @@ describe('azure provider against Azurite', () => {
   it('a bad SAS is a TransferError with Azure\'s code and status; the signature is not in the message', async (ctx) => {
     if (!az) return ctx.skip();
     const bad = sas.replace(/sig=[^&]+/, `sig=${encodeURIComponent(Buffer.alloc(32, 1).toString('base64'))}`);
-    const err = await rejection(uploadFile(randomFile(100), options({ 'azure.shared.access.signature': bad })));
+    const err = await rejection(uploadFile(randomFile(100), options({ 'azure.shared.access.signature': bad }), serverOnLoopback));
     expect(err).toBeInstanceOf(TransferError);
     expect(err.message).toMatch(/Authentication|Authorization/);
     expect(err.message).toContain('HTTP 403');
     expect(err.message).not.toContain('sig=');
     const to = fresh('bad-sas.bin');
-    await expect(downloadFile(options({ 'azure.shared.access.signature': bad, 'azure.blob.name': 'x' }), to)).rejects.toThrow(TransferError);
+    await expect(downloadFile(options({ 'azure.shared.access.signature': bad, 'azure.blob.name': 'x' }), to, serverOnLoopback)).rejects.toThrow(TransferError);
     expect(fs.existsSync(to)).toBe(false);
   });
 });

@@ -15,11 +15,13 @@ import { BackupService, type Identity, type Limits } from './backups.js';
 import { ConfigurationService } from './configuration/index.js';
 import { BUILTIN_INSTANCE, InstanceService } from './instances.js';
 import { backupExecutor } from './jobs/backup-executor.js';
+import { downloadRestoreExecutor } from './jobs/download-restore.js';
 import { JobEvents } from './jobs/events.js';
 import { removeOrphanedStaging, restoreExecutor } from './jobs/restore-executor.js';
 import { retentionExecutor } from './jobs/retention-executor.js';
 import { JobRunner } from './jobs/runner.js';
 import { JobService } from './jobs.js';
+import { KantoService } from './kanto.js';
 import { CoreError } from './errors.js';
 import { renderMetrics } from './metrics.js';
 import { SYSTEM_ACTOR } from './permissions.js';
@@ -86,6 +88,8 @@ export class Core {
   readonly configuration: ConfigurationService;
   /** The latest restore of an instance (Riverbed's restore_status). */
   readonly restoreStatus: RestoreStatusService;
+  /** Eclipse Kanto's operations as Coffer's backups and restore jobs. */
+  readonly kanto: KantoService;
   private runner: JobRunner | undefined;
   private scheduler: Scheduler | undefined;
   private restarting: Promise<void> = Promise.resolve();
@@ -110,6 +114,7 @@ export class Core {
     this.schedules = new ScheduleService(catalog, this.audit);
     this.archiveLinks = new ArchiveLinks(secret, catalog);
     this.restoreStatus = new RestoreStatusService(catalog);
+    this.kanto = new KantoService(catalog, this.backups, this.instances, this.audit, secret, () => this.runner);
     this.configuration = new ConfigurationService({
       catalog, secret, secretFile: this.secretFile, dataDir: opts.dataDir, audit: this.audit, cofferVersion: VERSION,
       admin: { password: opts.adminPassword, apiKey: opts.adminApiKey }, log, restartServices: () => this.restartServices(),
@@ -162,7 +167,7 @@ export class Core {
     const w = this.opts.engineWorkers;
     this.runner = new JobRunner(this.catalog, this.events, {
       backup: backupExecutor(this.catalog, this.repositories, w, this.configuration, { cofferFiles: cofferFilesOf(this.opts) }),
-      restore: restoreExecutor(this.catalog, this.repositories, w, this.configuration),
+      restore: restoreExecutor(this.catalog, this.repositories, w, this.configuration, downloadRestoreExecutor(this.catalog, this.secret)),
       retention: retentionExecutor(this.catalog, this.repositories, this.audit),
     }, {
       concurrency: this.opts.jobConcurrency ?? 2,

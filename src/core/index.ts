@@ -12,6 +12,7 @@ export { PART_KINDS } from './parts.js';
 export type { JobInfo } from './jobs.js';
 export { type RestoreStatus, type RestoreStatusService, restoreStatusOfJob, restoreStatusOfReset } from './restore-status.js';
 export { BUILTIN_INSTANCE } from './instances.js';
+export { InstanceBusyError, KANTO_PART, type KantoRestoreSource, type KantoService, kantoCorrelationOf, kantoInstanceName } from './kanto.js';
 export { UPLOADED_KEY, isUploaded, isWholeBackup } from './backup-origin.js';
 export { nextRun } from './schedules.js';
 export {

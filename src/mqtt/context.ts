@@ -20,8 +20,9 @@ export interface KantoSettings {
   /** Time between periodic backups once `activate` switched them on (Kanto's period, 10h). */
   periodMs: number;
   /**
-   * Let `https.url` (restores and uploads) reach loopback, link-local and private addresses. Any
-   * broker client may send a URL, so this is off unless the receivers are on the device's network.
+   * Let transfers (restores and uploads; `https.url`, `aws.endpoint`, `azure.storage.endpoint`)
+   * reach loopback, link-local and private addresses. Any broker client may send these, so this is
+   * off unless the receivers are on the device's network.
    */
   allowPrivateUrls: boolean;
   /** Largest download a restore accepts, in bytes. */

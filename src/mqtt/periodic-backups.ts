@@ -61,12 +61,12 @@ export class PeriodicBackups {
   private timer: NodeJS.Timeout | undefined;
 
   /**
-   * @param runBackup starts one backup as the `backup` command would (throws when another
-   *   operation runs) and returns its continuation.
+   * @param runBackup starts one backup as the `backup` command would (rejects when the catalog has
+   *   another operation of the directory running) and resolves with its continuation.
    */
   constructor(
     private readonly periodMs: number,
-    private readonly runBackup: () => Continuation,
+    private readonly runBackup: () => Promise<Continuation>,
     private readonly publish: (value: AutoUploadValue) => void,
     private readonly log: (msg: string, err?: unknown) => void,
   ) {}
@@ -119,13 +119,11 @@ export class PeriodicBackups {
 
   private fire(at: number): void {
     this.timer = undefined;
-    try {
-      const next = this.runBackup();
-      void next?.().catch((err: unknown) => this.log('Kanto periodic backup failed', err));
-    } catch (err) {
+    this.runBackup().then(
+      (next) => void next?.().catch((err: unknown) => this.log('Kanto periodic backup failed', err)),
       // Another operation runs: this run is skipped, the next comes a period later (as in Kanto).
-      this.log(`Kanto periodic backup skipped: ${err instanceof OperationError ? err.message : errorMessage(err)}`);
-    }
+      (err: unknown) => this.log(`Kanto periodic backup skipped: ${err instanceof OperationError ? err.message : errorMessage(err)}`),
+    );
     // From the planned time, not from now: runs keep their rhythm however long each takes.
     let nextAt = at + this.periodMs;
     while (nextAt <= Date.now()) nextAt += this.periodMs;

@@ -7,6 +7,8 @@
  * checked before the request.
  */
 import * as dns from 'node:dns';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { TransferError } from './errors.js';
 
@@ -69,3 +71,14 @@ export const publicOnlyLookup: net.LookupFunction = (hostname, options, callback
     else callback(null, allowed[0]!.address, allowed[0]!.family);
   });
 };
+
+/**
+ * Agents for SDK clients (S3, Azure) that connect only to public addresses, checked as the HTTPS
+ * provider checks: the endpoint's literal host first, then every address DNS gives at connection
+ * time. Undefined when private addresses are allowed (the SDKs' own agents are used then).
+ */
+export function publicOnlyAgents(endpoint: string | undefined, allowPrivate: boolean | undefined): { http: http.Agent; https: https.Agent } | undefined {
+  if (allowPrivate) return undefined;
+  if (endpoint !== undefined) checkLiteralHost(new URL(endpoint));
+  return { http: new http.Agent({ lookup: publicOnlyLookup }), https: new https.Agent({ lookup: publicOnlyLookup }) };
+}

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { AnonymousCredential, BlockBlobClient, RestError, newPipeline } from '@azure/storage-blob';
+import { publicOnlyAgents } from './address-guard.js';
 import { TransferCancelledError, TransferError, describeError, errorCode, throwIfCancelled } from './errors.js';
 import { type DownloadBody, uploadSize } from './local-file.js';
 import { type AzureSettings, type TransferControl, displayUrl } from './options.js';
@@ -24,8 +25,25 @@ function blobUrl(s: AzureSettings, name: string): string {
   return `${s.endpoint}${encodeURIComponent(s.container)}/${escaped}?${s.sas}`;
 }
 
-function blobClient(s: AzureSettings, name: string): BlockBlobClient {
-  return new BlockBlobClient(blobUrl(s, name), newPipeline(new AnonymousCredential(), { retryOptions: RETRY }));
+/**
+ * `c.allowPrivateAddresses` off: the endpoint (azure.storage.endpoint arrives from the network
+ * too) must be public, as https.url must; every request of the client goes through the guarded
+ * agents (a policy sets them, as the SDK's pipeline offers no agent option).
+ */
+function blobClient(s: AzureSettings, name: string, c: TransferControl): BlockBlobClient {
+  const pipeline = newPipeline(new AnonymousCredential(), { retryOptions: RETRY });
+  const agents = publicOnlyAgents(s.endpoint, c.allowPrivateAddresses);
+  if (agents) {
+    pipeline.factories.push({
+      create: (next) => ({
+        sendRequest: (request) => {
+          request.agent = request.url.startsWith('https:') ? agents.https : agents.http;
+          return next.sendRequest(request);
+        },
+      }),
+    });
+  }
+  return new BlockBlobClient(blobUrl(s, name), pipeline);
 }
 
 export async function azureUpload(file: string, s: AzureSettings, c: TransferControl): Promise<{ location: string }> {
@@ -35,7 +53,7 @@ export async function azureUpload(file: string, s: AzureSettings, c: TransferCon
   throwIfCancelled(c.signal, what);
   const size = await uploadSize(file);
   try {
-    const res = await blobClient(s, name).uploadFile(file, {
+    const res = await blobClient(s, name, c).uploadFile(file, {
       blockSize: BLOCK_SIZE,
       concurrency: BLOCKS_IN_FLIGHT,
       onProgress: (p) => c.onProgress?.(p.loadedBytes, size),
@@ -53,7 +71,7 @@ export async function azureUpload(file: string, s: AzureSettings, c: TransferCon
 export async function azureDownloadBody(s: AzureSettings, name: string, c: TransferControl): Promise<DownloadBody> {
   const what = `Azure download of ${displayUrl(blobUrl(s, name))}`;
   try {
-    const res = await blobClient(s, name).download(0, undefined, c.signal ? { abortSignal: c.signal } : {});
+    const res = await blobClient(s, name, c).download(0, undefined, c.signal ? { abortSignal: c.signal } : {});
     if (!res.readableStreamBody) throw new TransferError(`${what} failed: the server sent no body`);
     return { body: res.readableStreamBody, total: res.contentLength };
   } catch (err) {
@@ -69,7 +87,8 @@ function azureError(err: unknown, what: string, signal: AbortSignal | undefined)
     const head = (err.message ?? '').split('\n')[0]?.trim() ?? '';
     const code = err.code ?? (err.details as { errorCode?: string } | undefined)?.errorCode;
     const parts = [code !== undefined ? errorCode(code) : undefined, err.statusCode !== undefined ? `(HTTP ${err.statusCode})` : undefined].filter(Boolean).join(' ');
-    if (err.statusCode === undefined && !code) return new TransferError(`${what} failed: ${describeError(err)}`, { cause: err });
+    // No answer at all (the connection failed or was refused): the reason is ours, not a server's text.
+    if (err.statusCode === undefined) return new TransferError(`${what} failed: ${describeError(err)}`, { cause: err });
     // The code and status only: the message is the server's own text (for the local log, in `detail`).
     return new TransferError(`${what} failed: ${parts}`, { cause: err, detail: head });
   }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { publicOnlyAgents } from './address-guard.js';
 import { TransferCancelledError, TransferError, describeError, errorCode, throwIfCancelled } from './errors.js';
 import { type DownloadBody, uploadSize } from './local-file.js';
 import { type AwsSettings, type TransferControl } from './options.js';
@@ -16,8 +17,11 @@ import { type AwsSettings, type TransferControl } from './options.js';
 const PART_SIZE = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 
-function client(s: AwsSettings): S3Client {
+/** `c.allowPrivateAddresses` off: the endpoint (aws.endpoint arrives from the network too) must be public, as https.url must. */
+function client(s: AwsSettings, c: TransferControl): S3Client {
+  const agents = publicOnlyAgents(s.endpoint, c.allowPrivateAddresses);
   return new S3Client({
+    ...(agents ? { requestHandler: { httpAgent: agents.http, httpsAgent: agents.https } } : {}),
     region: s.region,
     credentials: {
       accessKeyId: s.accessKeyId,
@@ -53,7 +57,7 @@ export async function s3Upload(file: string, s: AwsSettings, c: TransferControl)
   const what = `S3 upload to ${location}`;
   throwIfCancelled(c.signal, what);
   const size = await uploadSize(file);
-  const s3 = client(s);
+  const s3 = client(s, c);
   const upload = new Upload({
     client: s3,
     params: { Bucket: s.bucket, Key: key, Body: fs.createReadStream(file), ContentLength: size },
@@ -77,7 +81,7 @@ export async function s3Upload(file: string, s: AwsSettings, c: TransferControl)
 
 export async function s3DownloadBody(s: AwsSettings, key: string, c: TransferControl): Promise<DownloadBody> {
   const what = `S3 download of s3://${s.bucket}/${key}`;
-  const s3 = client(s);
+  const s3 = client(s, c);
   try {
     const res = await s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: key }), c.signal ? { abortSignal: c.signal } : {});
     if (!res.Body) throw new TransferError(`${what} failed: the server sent no body`);

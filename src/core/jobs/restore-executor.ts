@@ -28,6 +28,27 @@ export interface RestorePayload {
   paths?: string[];
   /** `exact` makes each part equal to the backup (deleting what it lacks); `merge` only writes what the backup holds. */
   mode?: 'merge' | 'exact';
+  /** Absent: the job's backup. A download: a Kanto ZIP fetched from a provider (download-restore.ts). */
+  source?: DownloadSource;
+  /** The Kanto command the restore carries out, for those who look at the job. */
+  kanto?: { correlation_id: string; dir: string };
+}
+
+/** A restore from a provider's file instead of a backup: what to fetch and under which limits. */
+export interface DownloadSource {
+  kind: 'download';
+  provider: string;
+  /** What may be shown of the source (URL without user info and query, bucket and key). */
+  shown: Record<string, string>;
+  /** The transfer options (credentials included) as JSON sealed with the server secret. */
+  options_sealed: string;
+  object_name?: string;
+  allow_private_addresses: boolean;
+  max_bytes: number;
+}
+
+export function isDownloadRestore(payload: RestorePayload): payload is RestorePayload & { source: DownloadSource } {
+  return payload.source?.kind === 'download';
 }
 
 /** One part to restore: read at `from` in the snapshot, put at `to`, these snapshot paths of it. */
@@ -38,9 +59,10 @@ interface Step {
   include: string[];
 }
 
-export function restoreExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts): Executor {
+export function restoreExecutor(catalog: Catalog, repos: RepositoryService, workers: number | undefined, ownParts?: OwnParts, fromDownload?: Executor): Executor {
   return async (ctx: JobContext): Promise<JobOutcome> => {
     const payload = ctx.job.payload as RestorePayload;
+    if (isDownloadRestore(payload)) return fromDownload ? fromDownload(ctx) : { state: 'failed', error: 'this worker cannot restore from a download' };
     const b = await catalog.backups.get(ctx.job.backupId!);
     if (!b?.snapshotId) return { state: 'failed', error: 'the backup no longer exists' };
     const source = await catalog.instances.byId(b.instanceId);
@@ -181,6 +203,10 @@ async function putInPlace(step: Step, stage: string, how: 'paths' | 'merge' | 'e
  * from the catalog, as the job planned them.
  */
 export async function removeOrphanedStaging(catalog: Catalog, job: Job, ownParts: OwnParts | undefined): Promise<number> {
+  if (isDownloadRestore(job.payload as RestorePayload)) {
+    const target = await catalog.instances.byId(job.instanceId);
+    return removeStaging(job.id, target ? partsOf(target.parts).map((p) => p.path) : []);
+  }
   const b = job.backupId !== null ? await catalog.backups.get(job.backupId) : undefined;
   const target = await catalog.instances.byId(job.instanceId);
   const source = b ? await catalog.instances.byId(b.instanceId) : undefined;
