@@ -650,6 +650,19 @@ describe('extractKantoZip', () => {
     expect(listAll(dir)).toEqual([]);
   });
 
+  it('refuses many entries each just under the per-entry ratio grace that together expand a thousandfold', async () => {
+    const dir = fresh('bomb-many-target');
+    fs.mkdirSync(dir);
+    const bomb = fresh('bomb-many.zip');
+    const MiB = 1024 * 1024;
+    await buildZip(bomb, Array.from({ length: 80 }, (_, i) => ({ name: `z${i}`, stream: () => zeros(MiB), size: MiB, compress: true })));
+    expect(fs.statSync(bomb).size).toBeLessThan(MiB);
+    const err = await rejection(extractKantoZip(bomb, dir));
+    expect(err).toBeInstanceOf(TransferError);
+    expect(err.message).toMatch(/zip bomb/);
+    expect(listAll(dir)).toEqual([]);
+  });
+
   it('refuses an entry whose data inflates past its declared size, leaving no temporary file', async () => {
     const dir = fresh('liar-target');
     fs.mkdirSync(dir);

@@ -30,7 +30,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as yauzl from 'yauzl';
 import {
-  DEFAULT_EXTRACT_LIMITS, HOST_UNIX, S_IFDIR, S_IFLNK, classifyZipError, exceedsRatio, fdWriter, isDeflated, unixTypeOf, unreadableEntry,
+  DEFAULT_EXTRACT_LIMITS, HOST_UNIX, S_IFDIR, S_IFLNK, classifyZipError, exceedsRatio, exceedsTotalRatio, fdWriter, isDeflated, unixTypeOf, unreadableEntry,
 } from '../repo/index.js';
 import { parseEntryName, decodeEntryName } from './entry-names.js';
 import { TransferCancelledError, TransferError, describeError, throwIfCancelled } from './errors.js';
@@ -130,6 +130,10 @@ async function plan(zip: yauzl.ZipFile, limits: KantoZipLimits, signal: AbortSig
     }
     total += entry.uncompressedSize;
     if (total > limits.maxTotalBytes) throw new TransferError(`refusing the ZIP: it expands to more than ${limits.maxTotalBytes} bytes`);
+    // Entries under the per-entry grace size escape the ratio below one by one, never all together.
+    if (exceedsTotalRatio(total, zip.fileSize, limits.maxRatio)) {
+      throw new TransferError(`refusing the ZIP (a zip bomb?): its ${zip.fileSize} bytes expand to more than ${total}, more than ${limits.maxRatio} times`);
+    }
     if (exceedsRatio({ deflated: isDeflated(entry), compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize }, limits.maxRatio)) {
       throw new TransferError(
         `refusing the ZIP (a zip bomb?): ${JSON.stringify(name)} expands ${entry.compressedSize} bytes to ${entry.uncompressedSize}, more than ${limits.maxRatio} times`,
