@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../src/core/index.js';
-import type { TreeNode } from '../src/repo/index.js';
+import { RepoLock, type TreeNode } from '../src/repo/index.js';
 import { type ApiUnderTest, startApi, writeTree } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
 
@@ -65,15 +65,22 @@ describe.each(catalogs)('partial backup items and symlinks on $name', (cat: Cata
   });
 
   it('refuses it when the backup runs, if the link appeared after the request', async () => {
+    // The repository held exclusively, so that the job cannot read before the link is there
+    // (whether it meets the link at its start or in the walk, it must refuse).
+    const lock = await RepoLock.acquire(await api.core.repositories.open(1), true);
+    let released = false;
     const r = await partial(['later/secret.txt']);
     expect(r.status, r.text).toBe(201);
     fs.symlinkSync(outside, path.join(www, 'later'));
     try {
+      await lock.release();
+      released = true;
       const b = await done(r.body.id);
       expect(b.status).toBe('error');
       expect(b.status_info).toMatch(/later is a symbolic link/);
       expect(b.snapshot_id).toBeNull();
     } finally {
+      if (!released) await lock.release();
       fs.rmSync(path.join(www, 'later'));
     }
   });

@@ -43,6 +43,16 @@ describe.each(catalogs)('repository locations on $name', (cat: CatalogUnderTest)
     expect(fs.existsSync(path.join(api.dir, 'prefixed-repo', 'config'))).toBe(true);
   });
 
+  it('a location the file system refuses for good (a file where a directory must be) is 400, not 503', async () => {
+    const file = path.join(api.dir, 'a-file');
+    fs.writeFileSync(file, 'not a directory');
+    const r = await create('onafile', file);
+    expect(r.status, r.text).toBe(400);
+    expect(r.body.message).toMatch(/^cannot use .*a-file: /);
+    expect(fs.readFileSync(file, 'utf8')).toBe('not a directory');
+    expect(await names()).not.toContain('onafile');
+  });
+
   it('names an existing repository once in its conflict message', async () => {
     const location = path.join(api.dir, 'taken-repo');
     expect((await create('taken', location)).status).toBe(201);

@@ -10,6 +10,9 @@ import { CoreError, conflict, invalid, notFound } from './errors.js';
 import { type Actor, requirePermission } from './permissions.js';
 import type { ServerSecret } from './secrets.js';
 
+
+/** Errors of a local location that no retry will cure. */
+const LOCATION_REFUSALS = new Set(['ENOTDIR', 'EEXIST', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENAMETOOLONG', 'ELOOP']);
 export interface RepositoryView {
   id: number;
   name: string;
@@ -100,7 +103,10 @@ export class RepositoryService {
     } catch (err) {
       // The engine's message may name the resolved location itself: say which one was asked for only once.
       if (err instanceof RepoError) throw new CoreError(err instanceof WrongPasswordError ? 'invalid' : 'conflict', `cannot use ${location}: ${err.message}`, 'location');
-      throw new CoreError('unavailable', `cannot use ${location}: ${(err as Error).message}`);
+      // A location the file system refuses for good (a file, no permission, read-only) is the request's fault; anything else may pass.
+      const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause)?.code;
+      if (code !== undefined && LOCATION_REFUSALS.has(code)) throw new CoreError('invalid', `cannot use ${location}: ${(err as Error).message}`, 'location');
+      throw new CoreError('unavailable', `cannot use ${location}: ${(err as Error).message}`, undefined, { retryAfterSeconds: 30 });
     }
     try {
       const rec = await this.catalog.repositories.create({ name: o.name, location, passwordSealed: this.secret.seal(password),

@@ -21,6 +21,7 @@ import { type Snapshot, type SnapshotJSON, type SnapshotSummary } from './snapsh
 import { ParentTrees, type ParentDir } from './parent-trees.js';
 import { formatTime, formatTimeNs, parseTimeNs } from './time.js';
 import { CancelledError, NothingToBackUpError } from './errors.js';
+import { PathEscapeError } from './beneath.js';
 import { VERSION } from './version.js';
 
 export interface BackupProgress {
@@ -54,6 +55,13 @@ export interface BackupOptions {
    * in a staging directory, whose snapshot must keep its original absolute paths.
    */
   root?: string;
+  /**
+   * Directories (snapshot paths) below which every ancestor of a target must be a real directory:
+   * a target named by a request (a partial backup's item inside a part) is never reached through a
+   * symbolic link planted between the part and it, which the operating system would follow. Checked
+   * with lstat as the walk reaches each ancestor, so a link made after the request is caught too.
+   */
+  confine?: string[];
 }
 
 export interface BackupResult {
@@ -66,6 +74,16 @@ export interface BackupResult {
 
 /** The summary's counters, filled as the backup goes. */
 type Counters = Omit<SnapshotSummary, 'backup_start' | 'backup_end'>;
+
+/** Throws PathEscapeError when `abs`, an ancestor of targets, lies below a confining root and is not a real directory. */
+function refuseLinkBelowConfine(abs: string, st: BigIntStats, confine: readonly string[] | undefined): void {
+  if (st.isDirectory()) return;
+  const root = confine?.find((r) => abs.startsWith(r.endsWith('/') ? r : `${r}/`));
+  if (root === undefined) return;
+  const rel = path.relative(root, abs);
+  const what = st.isSymbolicLink() ? 'a symbolic link; paths are not followed through links' : 'not a directory';
+  throw new PathEscapeError(`${rel} is ${what}`, rel);
+}
 
 /** A path component of the targets: either a target itself or an ancestor leading to targets. */
 interface TargetNode {
@@ -318,6 +336,7 @@ export async function backup(repo: Repository, opts: BackupOptions): Promise<Bac
       throw err;
     }
     if (t.target) return entry(t.abs, name, st, parentDir);
+    refuseLinkBelowConfine(t.abs, st, opts.confine);
     const children: Pending[] = [];
     const prevDir = await parentDir?.subdir(name);
     for (const [childName, child] of t.children) children.push(await targetNode(child, childName, prevDir));

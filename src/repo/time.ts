@@ -12,18 +12,13 @@ function pad(n: number, width = 2): string {
 }
 
 export function formatTimeNs(epochNs: bigint): string {
-  let secs = epochNs / NS_PER_S;
-  let frac = epochNs % NS_PER_S;
-  if (frac < 0n) {
-    frac += NS_PER_S;
-    secs -= 1n;
-  }
-  const ms = Number(secs) * 1000;
+  const { sec, nsec: frac } = timeSpecFromNs(epochNs);
+  const ms = sec * 1000;
   const offsetMin = -new Date(ms).getTimezoneOffset();
   const local = new Date(ms + offsetMin * 60_000);
   let s = `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}` +
     `T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`;
-  if (frac !== 0n) s += '.' + frac.toString().padStart(9, '0').replace(/0+$/, '');
+  if (frac !== 0) s += '.' + String(frac).padStart(9, '0').replace(/0+$/, '');
   if (offsetMin === 0) return s + 'Z';
   const sign = offsetMin < 0 ? '-' : '+';
   const abs = Math.abs(offsetMin);

@@ -86,6 +86,8 @@ export function backupExecutor(catalog: Catalog, repos: RepositoryService, worke
           if (parent) await catalog.backups.update(id, { parentId: parentRec!.id });
           const made = await backup(repo, {
             paths, excludes, host: b.hostname, time, tags: [`${INSTANCE_TAG}${instance.name}`, `${BACKUP_TAG}${id}`, b.type],
+            // A partial backup's items lie below their part: never reached through a link planted there.
+            confine: selected.parts.map((p) => p.path),
             ...(parent ? { parent } : {}), ...(workers !== undefined ? { workers } : {}), signal,
             onProgress: (p) => ctx.progress({
               files_done: p.filesDone, bytes_done: p.bytesDone, errors: p.errors,
