@@ -141,7 +141,7 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
     const { b } = await backupDone(r.body.links.self);
     expect(b.status).toBe('success');
     expect(b.size).toBeGreaterThan(0);
-    expect(b.archive).toMatch(/^http:\/\/[^/]+\/v1\/archives\/\d+\.\d+\.[A-Za-z0-9_-]{43}\/backup\.zip$/);
+    expect(b.archive).toMatch(/^http:\/\/[^/]+\/v1\/archives\/\d+\.\d+\.(-|[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]{43}\/backup\.zip$/);
     seedPartial = b;
     const partials = await api.call('GET', '/v1/backups/partial/');
     expect(partials.body.objects.map((o: { id: number }) => o.id)).toEqual([r.body.id]);
@@ -182,12 +182,13 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
       expect((await api.app.inject({ method: 'HEAD', url: new URL(again).pathname })).statusCode).toBe(200);
 
       const token = url.split('/')[3]!;
-      const [id, expires, mac] = token.split('.') as [string, string, string];
+      const [id, expires, issuer, mac] = token.split('.') as [string, string, string, string];
       const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
       const refusedUrls = [
-        `/v1/archives/${id}.${expires}.${flipped}/backup.zip`, // altered signature
-        `/v1/archives/${id}.${Number(expires) + 3600}.${mac}/backup.zip`, // lengthened life
-        `/v1/archives/${Number(id) + 1}.${expires}.${mac}/backup.zip`, // another backup
+        `/v1/archives/${id}.${expires}.${issuer}.${flipped}/backup.zip`, // altered signature
+        `/v1/archives/${id}.${Number(expires) + 3600}.${issuer}.${mac}/backup.zip`, // lengthened life
+        `/v1/archives/${Number(id) + 1}.${expires}.${issuer}.${mac}/backup.zip`, // another backup
+        `/v1/archives/${id}.${expires}.-.${mac}/backup.zip`, // another issuer
         '/v1/archives/not-a-token/backup.zip',
       ];
       const backup = await api.core.backups.get({ name: 'test', role: 'viewer' }, seedPartial.id);
@@ -210,6 +211,20 @@ describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
+  });
+
+  it('an archive link dies with its issuer: once the user it was handed to is deleted, it is refused', async () => {
+    expect((await api.call('POST', '/api/v1/users', { body: { name: 'linker', role: 'backup_operator', password: 'linker-password-123' } })).status).toBe(201);
+    const key = (await api.call('POST', '/api/v1/users/linker/keys', { body: { label: 't' } })).body.key as string;
+    const made = await api.call('POST', '/v1/instances/shop/backups/partial/', { body: { query_args: { class: ['user_profile'] } } });
+    expect((await backupDone(made.body.links.self)).b.status).toBe('success');
+    const link = (await api.app.inject({ method: 'GET', url: made.body.links.self, headers: { 'x-api-key': key } })).json().archive as string;
+    const url = new URL(link).pathname;
+    expect((await api.app.inject({ method: 'HEAD', url })).statusCode).toBe(200);
+    expect((await api.call('DELETE', '/api/v1/users/linker')).status).toBe(204);
+    const refused = await api.app.inject({ method: 'GET', url });
+    expect(refused.statusCode).toBe(404);
+    expect(JSON.parse(refused.body)).toEqual({ detail: 'this archive link is not valid (expired, altered, or its backup was deleted)' });
   });
 
   it('status words: scheduled and running while queued and working, success, error with its status_info', async () => {

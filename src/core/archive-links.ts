@@ -1,10 +1,13 @@
 /**
  * Signed archive links: the token in a URL that downloads one backup's file without an API key
  * (Syncano's partial-backup `archive`, "downloaded by any user that knows the url"). A token is
- * `<backup id>.<expiry, epoch seconds>.<HMAC>`, the HMAC keyed by the server secret over the id,
- * the expiry and the backup's snapshot id. So a token cannot be guessed or altered, ends at its
- * expiry, and dies with its backup: a deleted backup has no record, and a later backup that got
- * the same id (a catalog reset) has another snapshot. Nothing is stored per token.
+ * `<backup id>.<expiry, epoch seconds>.<issuer>.<HMAC>`, the HMAC keyed by the server secret over
+ * the id, the expiry, the issuer and the backup's snapshot id; the issuer is the base64url of the
+ * user who was handed the link (`-` for Coffer itself). So a token cannot be guessed or altered,
+ * ends at its expiry, dies with its backup (a deleted backup has no record, and a later backup that
+ * got the same id has another snapshot), and dies with its issuer's right to download: a link is a
+ * download handed on, so it works only while that user exists with a role that may download.
+ * Nothing is stored per token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Backup, Catalog } from '../catalog/index.js';
@@ -15,7 +18,9 @@ import type { ServerSecret } from './secrets.js';
 /** How long a link stays valid by default: a day (every read of the backup hands out a fresh one). */
 export const ARCHIVE_LINK_TTL_SECONDS = 24 * 60 * 60;
 
-const TOKEN_RE = /^([1-9][0-9]{0,9})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
+const TOKEN_RE = /^([1-9][0-9]{0,9})\.([0-9]{1,12})\.(-|[A-Za-z0-9_-]{1,88})\.([A-Za-z0-9_-]{43})$/;
+/** The issuer of links Coffer hands out itself (no user behind it). */
+const SERVICE_ISSUER = '-';
 
 export interface ArchiveLink {
   token: string;
@@ -33,7 +38,8 @@ export class ArchiveLinks {
   issue(actor: Actor, b: Pick<Backup, 'id' | 'status' | 'snapshotId'>, o: { now?: number; ttlSeconds?: number } = {}): ArchiveLink | null {
     if (!allowed(actor, 'backup.download') || b.status !== 'success' || !b.snapshotId) return null;
     const expires = Math.floor((o.now ?? Date.now()) / 1000) + (o.ttlSeconds ?? this.ttlSeconds);
-    return { token: `${b.id}.${expires}.${this.sign(b.id, expires, b.snapshotId)}`, expiresAt: new Date(expires * 1000).toISOString() };
+    const issuer = actor.service ? SERVICE_ISSUER : Buffer.from(actor.name).toString('base64url');
+    return { token: `${b.id}.${expires}.${issuer}.${this.sign(b.id, expires, issuer, b.snapshotId)}`, expiresAt: new Date(expires * 1000).toISOString() };
   }
 
   /**
@@ -49,13 +55,22 @@ export class ArchiveLinks {
     if (id > 2_147_483_647 || expires * 1000 <= now) throw refused;
     const b = await this.catalog.backups.get(id);
     if (!b || b.status !== 'success' || !b.snapshotId) throw refused;
-    const expected = Buffer.from(this.sign(id, expires, b.snapshotId));
-    const given = Buffer.from(m[3]!);
+    const issuer = m[3]!;
+    const expected = Buffer.from(this.sign(id, expires, issuer, b.snapshotId));
+    const given = Buffer.from(m[4]!);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw refused;
+    if (!(await this.issuerMayDownload(issuer))) throw refused;
     return id;
   }
 
-  private sign(id: number, expires: number, snapshotId: string): string {
-    return this.secret.mac(`coffer archive link v1\n${id}\n${expires}\n${snapshotId}`);
+  /** The user the link was handed to still exists and may still download (a deleted user's or a demoted one's links die). */
+  private async issuerMayDownload(issuer: string): Promise<boolean> {
+    if (issuer === SERVICE_ISSUER) return true;
+    const user = await this.catalog.users.byName(Buffer.from(issuer, 'base64url').toString('utf8'));
+    return user !== undefined && allowed({ name: user.name, role: user.role }, 'backup.download');
+  }
+
+  private sign(id: number, expires: number, issuer: string, snapshotId: string): string {
+    return this.secret.mac(`coffer archive link v2\n${id}\n${expires}\n${issuer}\n${snapshotId}`);
   }
 }
