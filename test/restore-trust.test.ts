@@ -203,11 +203,15 @@ describe.each(catalogs)('a restore interrupted by a crash on $name', (cat: Catal
     writeTree(outside, { 'precious.txt': 'precious' });
     const link = path.join(parent, `.coffer-restore-${job.id}-Link01`);
     fs.symlinkSync(outside, link);
+    // The configuration's own staging (a device restore puts Coffer's configuration back from there).
+    const ownStaging = path.join(core.configuration.stateDir, `.restore-${job.id}`);
+    writeTree(ownStaging, { 'coffer-configuration.json': '{}' });
 
     core = await start();
     try {
       expect((await core.jobs.get(SYSTEM_ACTOR, job.id)).state).toBe('failed');
       expect(fs.existsSync(staging)).toBe(false);
+      expect(fs.existsSync(ownStaging)).toBe(false);
       expect(read(path.join(another, 'kept.txt'))).toBe('another job\'s');
       expect(read(path.join(outside, 'precious.txt'))).toBe('precious');
       expect(read(path.join(www, 'index.html'))).toBe('site');

@@ -176,7 +176,10 @@ export class Core {
       onOrphan: async (job, reason) => {
         if (job.kind === 'backup' && job.backupId) await this.catalog.backups.update(job.backupId, { status: 'error', statusInfo: reason });
         // What the interrupted restore had staged holds restored data beside its destinations: removed.
-        if (job.kind === 'restore') await removeOrphanedStaging(this.catalog, job, this.configuration).catch((err: unknown) => this.log(`job ${job.id}: could not remove its restore staging`, err));
+        if (job.kind === 'restore') {
+          const staged = Promise.all([removeOrphanedStaging(this.catalog, job, this.configuration), this.configuration.removeStaging(job.id)]);
+          await staged.catch((err: unknown) => this.log(`job ${job.id}: could not remove its restore staging`, err));
+        }
       },
     });
     await this.runner.start();

@@ -164,6 +164,11 @@ export class ConfigurationService implements OwnParts {
     }
   }
 
+  /** Removes what restore job `jobId` staged of the configuration, when the job died with its process. */
+  async removeStaging(jobId: number): Promise<void> {
+    await fs.rm(path.join(this.stateDir, `.restore-${jobId}`), { recursive: true, force: true });
+  }
+
   /** True once for a restore job that put a configuration back: its end is when the services restart. */
   takeRestartAfter(jobId: number): boolean {
     return this.restartAfter.delete(jobId);
