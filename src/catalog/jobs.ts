@@ -93,8 +93,8 @@ export class JobStore {
     return { total, items: rows.map(toJob) };
   }
 
-  async active(f: { instanceId?: number; kind?: JobKind; backupId?: number }): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]);
+  async active(f: { instanceId?: number; kind?: JobKind; backupId?: number }, tx: Kysely<Database> = this.db): Promise<Job[]> {
+    let q = tx.selectFrom('jobs').selectAll().where('state', 'in', [...ACTIVE_JOB_STATES]);
     if (f.instanceId !== undefined) q = q.where('instance_id', '=', f.instanceId);
     if (f.kind) q = q.where('kind', '=', f.kind);
     if (f.backupId !== undefined) q = q.where('backup_id', '=', f.backupId);

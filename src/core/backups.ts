@@ -58,7 +58,7 @@ export interface BackupQuery {
   offset: number;
 }
 
-type CatalogTx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
+export type CatalogTx = Parameters<Parameters<Catalog['transaction']>[0]>[0];
 
 /** Pages of the backup list kept by BackupService.list (least recently used dropped first). */
 const KEPT_PAGES = 64;
@@ -92,7 +92,12 @@ export class BackupService {
     this.changes = new CoalescedRead(() => this.catalog.backupChanges());
   }
 
-  async create(actor: Actor, o: CreateBackup): Promise<{ backup: Backup; job: Job }> {
+  /**
+   * `admit`, when given, runs inside the transaction that inserts the backup, after the instance
+   * row is locked: a rule of the caller's (Kanto's one operation per instance) checked there holds
+   * against other processes admitting work for the same instance at the same moment.
+   */
+  async create(actor: Actor, o: CreateBackup, admit?: (tx: CatalogTx) => Promise<void>): Promise<{ backup: Backup; job: Job }> {
     requirePermission(actor, 'backup.create');
     const instanceName = o.instance ?? BUILTIN_INSTANCE;
     if (typeof instanceName !== 'string' || instanceName.length === 0) throw invalid('instance', 'must be the name of an instance');
@@ -116,6 +121,7 @@ export class BackupService {
         // Counted and inserted in one transaction (SQLite: one writer; PostgreSQL: the instance row
         // is locked), so two requests at once cannot both take the last free place.
         await this.takePlace(actor, instance, tx);
+        await admit?.(tx);
         const backup = await this.catalog.backups.insert({
           instanceId: instance.id, repositoryId: instance.repositoryId, scope, type: type as BackupKind, label, description, status: 'scheduled',
           ...this.identity, queryArgs, includeFiles, includeDatabase, createdBy: actor.name, scheduleId: o.scheduleId ?? null, extra: o.extra ?? null,

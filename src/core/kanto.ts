@@ -18,7 +18,7 @@ import { type Backup, type Catalog, type Instance, type Job, type JobKind, Uniqu
 import { type TransferOptions, displayUrl, downloadSource } from '../transfer/index.js';
 import type { AuditLog } from './audit.js';
 import { isUploaded } from './backup-origin.js';
-import type { BackupService } from './backups.js';
+import type { BackupService, CatalogTx } from './backups.js';
 import { CoreError } from './errors.js';
 import type { InstanceService } from './instances.js';
 import type { DownloadSource, RestorePayload } from './jobs/restore-executor.js';
@@ -98,11 +98,10 @@ export class KantoService {
     requirePermission(actor, 'backup.create');
     return this.admit(dir, async () => {
       const instance = await this.ensureInstance(actor, dir);
-      await this.refuseWhileBusy(instance);
       const { backup, job } = await this.backups.create(actor, {
         instance: instance.name, type: 'incremental', label: correlationId.slice(0, LABEL_MAX) || null,
         description: 'Eclipse Kanto backup over MQTT', extra: { kanto_correlation_id: correlationId },
-      });
+      }, (tx) => this.refuseWhileBusy(instance, tx));
       await this.audit.record(actor, 'kanto.backup', `backup:${backup.id}`, { correlation_id: correlationId, dir, instance: instance.name, job_id: job.id });
       return { backup, job, instance: instance.name };
     });
@@ -118,7 +117,6 @@ export class KantoService {
     requirePermission(actor, 'restore.create');
     return this.admit(dir, async () => {
       const instance = await this.ensureInstance(actor, dir);
-      await this.refuseWhileBusy(instance);
       const payload: RestorePayload = { mode: 'merge', kanto: { correlation_id: correlationId, dir } };
       let backupId: number | null = null;
       if (source.kind === 'backup') {
@@ -130,7 +128,13 @@ export class KantoService {
       }
       let job: Job;
       try {
-        job = await this.catalog.jobs.enqueue({ kind: 'restore', instanceId: instance.id, backupId, scheduleId: null, payload: { ...payload }, createdBy: actor.name });
+        // Checked and queued under the instance's row lock, as a backup is: two processes admitting
+        // a backup and a restore of one directory at once cannot both pass the check.
+        job = await this.catalog.transaction(async (tx) => {
+          await this.catalog.instances.lockForUpdate(instance.id, tx);
+          await this.refuseWhileBusy(instance, tx);
+          return this.catalog.jobs.enqueue({ kind: 'restore', instanceId: instance.id, backupId, scheduleId: null, payload: { ...payload }, createdBy: actor.name }, tx);
+        });
       } catch (err) {
         if (!(err instanceof UniqueViolation)) throw err;
         const running = (await this.catalog.jobs.active({ instanceId: instance.id, kind: 'restore' }))[0];
@@ -163,8 +167,8 @@ export class KantoService {
     }
   }
 
-  private async refuseWhileBusy(instance: Instance): Promise<void> {
-    const active = (await this.catalog.jobs.active({ instanceId: instance.id })).find((j) => j.kind !== 'retention');
+  private async refuseWhileBusy(instance: Instance, tx: CatalogTx): Promise<void> {
+    const active = (await this.catalog.jobs.active({ instanceId: instance.id }, tx)).find((j) => j.kind !== 'retention');
     if (active) throw new InstanceBusyError(active.kind, instance.name, active.id);
   }
 
