@@ -137,6 +137,14 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
     expect(bare.status, bare.text).toBe(201);
     expect(bare.body.description).toBe('');
     expect((await backupDone(bare.body.id)).status).toBe('completed');
+
+    // One answer is bounded; X-Total-Count has them all and limit/offset page past the bound.
+    const all = await get('/backups');
+    expect(all.headers['x-total-count']).toBe(String(all.body.items.length));
+    const one = await get('/backups?limit=1&offset=1');
+    expect(one.body.items).toEqual([all.body.items[1]]);
+    expect(one.headers['x-total-count']).toBe(String(all.body.items.length));
+    for (const q of ['limit=0', 'limit=1001', 'offset=-1', 'limit=1e309', 'limit=x']) expect((await get(`/backups?${q}`)).status, q).toBe(400);
   }, 120_000);
 
   it('POST /backups refuses malformed JSON, wrong types and other media types with 400/415, storing nothing', async () => {

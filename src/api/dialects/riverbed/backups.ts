@@ -14,7 +14,6 @@ import { backupView } from './views.js';
 
 const tags = ['riverbed'];
 /** Backups read per catalog page while listing them all (the seed's list has no paging). */
-const LIST_PAGE = 500;
 const MAX_ID = 2_147_483_647;
 
 /** A path id: digits only, within the catalog's integer range; anything else is the same 404 as an unknown id. */
@@ -34,18 +33,16 @@ export async function deviceBackup(request: FastifyRequest, rawId: string): Prom
 export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
   app.get('/backups', {
     schema: {
-      tags, summary: 'All backups of this device', description: 'Roles: all. Newest first.',
-      response: riverbedReplies({ 200: S.Backups }, []),
+      tags, summary: 'All backups of this device',
+      description: `Roles: all. Newest first. One answer holds at most ${S.MAX_LISTED} backups (Riverbed's device keeps few); `
+        + '`X-Total-Count` says how many there are, and `limit`/`offset` page past the first answer.',
+      querystring: S.ListQuery, response: riverbedReplies({ 200: S.Backups }, [400]),
     },
-  }, async (request) => {
-    const actor = actorOf(request);
-    const items: Backup[] = [];
-    for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await app.core.backups.list(actor, { instance: BUILTIN_INSTANCE, limit: LIST_PAGE, offset });
-      items.push(...page.items);
-      if (page.items.length < LIST_PAGE) break;
-    }
-    return { items: items.map(backupView) };
+  }, async (request, reply) => {
+    const { limit = S.MAX_LISTED, offset = 0 } = request.query;
+    const page = await app.core.backups.list(actorOf(request), { instance: BUILTIN_INSTANCE, limit, offset });
+    reply.header('X-Total-Count', String(page.total));
+    return { items: page.items.map(backupView) };
   });
 
   app.post('/backups', {

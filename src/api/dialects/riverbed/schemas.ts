@@ -54,6 +54,12 @@ export const RestoreStatus = Type.Object({
 }, { additionalProperties: false, description: 'Status of the latest restore operation' });
 
 export const IdParams = Type.Object({ id: Type.String({ description: 'The backup ID' }) });
+/** Riverbed lists every backup at once; Coffer bounds one answer and lets a client page past the bound. */
+export const MAX_LISTED = 1000;
+export const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LISTED, default: MAX_LISTED, description: `Backups in one answer, newest first (at most ${MAX_LISTED}); X-Total-Count has them all` })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0, description: 'Backups to skip' })),
+}, { additionalProperties: false });
 
 export const ErrorBody = Type.Object({
   error_id: Type.String({ description: 'A stable code: INVALID_REQUEST, AUTH_REQUIRED, AUTH_FORBIDDEN, RESOURCE_NOT_FOUND, CONFLICT, QUOTA_EXCEEDED, REQUEST_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, TOO_MANY_ATTEMPTS, SERVICE_UNAVAILABLE, INTERNAL_ERROR' }),
