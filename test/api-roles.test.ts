@@ -102,6 +102,7 @@ describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
     // Repositories, jobs, audit.
     { method: 'GET', route: '/api/v1/repositories', url: () => '/api/v1/repositories', ok: ADMIN(200) },
     { method: 'POST', route: '/api/v1/repositories', url: () => '/api/v1/repositories', body: (who) => ({ name: `repo-${who}`, location: path.join(api.dir, `repo-${who}`) }), ok: ADMIN(201) },
+    { method: 'GET', route: '/api/v1/repositories/{name}/password', url: () => '/api/v1/repositories/default/password', ok: ADMIN(200) },
     { method: 'GET', route: '/api/v1/jobs', url: () => '/api/v1/jobs', ok: ALL(200) },
     { method: 'GET', route: '/api/v1/jobs/{job_id}', url: () => `/api/v1/jobs/${fx.job}`, ok: ALL(200) },
     // The job has ended: an operator passes the role check and meets the conflict.

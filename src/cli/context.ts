@@ -29,7 +29,7 @@ function readPasswordFile(file: string): string {
 }
 
 /** Reads a line from the terminal without echoing it. */
-async function promptHidden(question: string): Promise<string> {
+export async function promptHidden(question: string): Promise<string> {
   const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   const rlOut = rl as unknown as { _writeToOutput: (s: string) => void };

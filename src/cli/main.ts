@@ -14,7 +14,7 @@ import { keyAddCommand, keyListCommand, keyRemoveCommand } from './commands/key.
 import { pruneCommand } from './commands/prune.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
-import { SERVE_SETTINGS, envName } from './serve-config.js';
+import { LOCATION_SETTINGS, SERVE_SETTINGS, envName } from './serve-config.js';
 
 function count(value: string): number {
   try {
@@ -163,6 +163,31 @@ export async function main(argv: string[]): Promise<number> {
     // A signal is how a server is told to stop: having stopped gracefully is success, not an interruption.
     interrupted = false;
   });
+
+  const admin = program.command('admin').description('recover access on the server\'s machine (works beside a running server)');
+  /** An admin subcommand: it finds the server's data as `serve` does (same flags, variables and config file). */
+  const adminCommand = (name: string, description: string) => {
+    const c = admin.command(name).description(description).option('--config <file>', 'JSON config file of the server (or COFFER_CONFIG)');
+    for (const setting of LOCATION_SETTINGS) c.option(`--${setting} <value>`, `${SERVE_SETTINGS[setting].help}; ${envName(setting)}`);
+    return c;
+  };
+  // Loaded only when run, like serve: they open the catalog.
+  adminCommand('reset-password', 'set a user\'s password: COFFER_NEW_PASSWORD, else asked on a terminal, else generated and printed once')
+    .argument('[user]', 'user name', 'admin')
+    .action(async (user: string, o: Record<string, unknown>) => {
+      code = await (await import('./commands/admin.js')).resetPasswordCommand(user, o);
+    });
+  adminCommand('create-key', 'make an API key for a user and print it once')
+    .argument('<user>', 'user name')
+    .option('--label <text>', 'label of the key')
+    .action(async (user: string, o: Record<string, unknown>) => {
+      code = await (await import('./commands/admin.js')).createKeyCommand(user, o);
+    });
+  adminCommand('repository-password', 'print a repository\'s password alone, for restic: RESTIC_PASSWORD=$(coffer admin repository-password default …)')
+    .argument('<name>', 'repository name')
+    .action(async (name: string, o: Record<string, unknown>) => {
+      code = await (await import('./commands/admin.js')).repositoryPasswordCommand(name, o);
+    });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

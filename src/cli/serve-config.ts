@@ -132,3 +132,16 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   out['data-dir'] = path.resolve(out['data-dir'] as string);
   return { ...(out as Omit<ServeConfig, 'adminPassword' | 'adminApiKey'>), adminPassword: env['COFFER_ADMIN_PASSWORD'] || undefined, adminApiKey: env['COFFER_ADMIN_API_KEY'] || undefined } as ServeConfig;
 }
+
+/** The settings that say where a server's data is: `serve` and the `admin` commands take them alike. */
+export const LOCATION_SETTINGS = ['data-dir', 'catalog', 'secret-file'] as const satisfies readonly SettingName[];
+
+/** Where the Core finds its data; what is not given is left to the Core's defaults (`<data-dir>/coffer.db`, `<data-dir>/secret.key`, `<data-dir>/repo`). */
+export function coreLocations(cfg: ServeConfig): { dataDir: string; catalog?: string; secretFile?: string; defaultRepository?: string } {
+  return {
+    dataDir: cfg['data-dir'],
+    ...(cfg.catalog ? { catalog: cfg.catalog } : {}),
+    ...(cfg['secret-file'] ? { secretFile: cfg['secret-file'] } : {}),
+    ...(cfg.repository ? { defaultRepository: cfg.repository } : {}),
+  };
+}

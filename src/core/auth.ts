@@ -31,6 +31,8 @@ export function sha256Hex(s: string): string {
 
 /** API keys one user may hold: enough for every machine, few enough that one account cannot fill the catalog. */
 export const MAX_KEYS_PER_USER = 100;
+export const MIN_USER_PASSWORD = 8;
+export const MAX_USER_PASSWORD = 1024;
 /** Shortest COFFER_ADMIN_PASSWORD accepted: the admin's password guards everything. */
 export const MIN_BOOTSTRAP_PASSWORD = 12;
 /** A key as Coffer makes them: `cfr_` and 43 base64url characters (256 bits); a given one needs at least 32 (192 bits). */
@@ -191,9 +193,7 @@ export class AuthService {
     requirePermission(actor, 'user.write');
     const name = validName(u.name);
     const role = validRole(u.role);
-    if (u.password !== undefined && u.password !== null && (typeof u.password !== 'string' || u.password.length < 8 || u.password.length > 1024)) {
-      throw invalid('password', 'must be a string of 8 to 1024 characters');
-    }
+    if (u.password !== undefined && u.password !== null) checkUserPassword(u.password);
     const passwordHash = typeof u.password === 'string' ? await AuthService.hashPassword(u.password) : null;
     try {
       const user = await this.catalog.users.create({ name, role, passwordHash });
@@ -256,11 +256,40 @@ export class AuthService {
     await this.audit.record(actor, 'apikey.delete', `user:${userName}`, { key_id: keyId });
   }
 
+  /**
+   * Sets a user's password (the way back in when it is lost): the given one, under the same rules
+   * as a new user's, or a generated one. The old password stops working at once in every process
+   * sharing the catalog: a remembered check is keyed by the stored hash, which changed.
+   */
+  async resetPassword(actor: Actor, userName: string, password?: string): Promise<{ password: string; generated: boolean }> {
+    requirePermission(actor, 'user.write');
+    if (password !== undefined) checkUserPassword(password);
+    const u = await this.catalog.users.byName(userName);
+    if (!u) throw notFound(`user ${userName}`);
+    const next = password ?? generatedPassword();
+    await this.catalog.users.update(u.id, { passwordHash: await AuthService.hashPassword(next) });
+    this.forgetCachedCredentials();
+    await this.audit.record(actor, 'user.password_reset', `user:${userName}`, { generated: password === undefined });
+    return { password: next, generated: password === undefined };
+  }
+
   /** First start: the admin user with the given or generated password and API key. */
   async bootstrapAdmin(password: string, apiKey: string): Promise<void> {
     const user = await this.catalog.users.create({ name: 'admin', role: 'admin', passwordHash: await AuthService.hashPassword(password) });
     await this.catalog.users.addKey({ userId: user.id, prefix: apiKey.slice(0, KEY_PREFIX.length + 6), keyHash: sha256Hex(apiKey), label: 'bootstrap' });
   }
+}
+
+/** A user's password, wherever it is set (API, CLI): the rules are these and only these. */
+export function checkUserPassword(v: unknown): asserts v is string {
+  if (typeof v !== 'string' || v.length < MIN_USER_PASSWORD || v.length > MAX_USER_PASSWORD) {
+    throw invalid('password', `must be a string of ${MIN_USER_PASSWORD} to ${MAX_USER_PASSWORD} characters`);
+  }
+}
+
+/** A password Coffer makes up: 144 random bits. */
+export function generatedPassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 function validName(v: unknown): string {

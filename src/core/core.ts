@@ -2,14 +2,13 @@
  * Core: every business rule of the server, composed once. Adapters (HTTP, MQTT, CLI) hold a Core
  * and call its services with the Actor a request comes from; nothing here knows HTTP.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Catalog, type Job } from '../catalog/index.js';
 import { VERSION } from '../repo/index.js';
 import { ArchiveLinks } from './archive-links.js';
 import { AuditLog } from './audit.js';
-import { AuthService, checkBootstrapCredentials } from './auth.js';
+import { AuthService, checkBootstrapCredentials, generatedPassword } from './auth.js';
 import { BackupFileService } from './backup-files.js';
 import { BackupService, type Identity, type Limits } from './backups.js';
 import { ConfigurationService } from './configuration/index.js';
@@ -132,7 +131,7 @@ export class Core {
     const log = opts.log ?? (() => {});
     checkBootstrapCredentials({ password: opts.adminPassword, apiKey: opts.adminApiKey });
     makePrivateDir(opts.dataDir);
-    const catalog = await Catalog.open(opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`);
+    const catalog = await Catalog.open(catalogOf(opts));
     try {
       const secret = ServerSecret.loadOrCreate(secretFileOf(opts));
       const core = new Core(catalog, secret, opts, log);
@@ -147,6 +146,24 @@ export class Core {
     }
   }
 
+  /**
+   * The Core of an existing server's data, for administration beside (or instead of) a running
+   * server: catalog and secret only. Nothing is created, swept or started (no first start, no job
+   * runner, no scheduler), so a server running on the same data is not disturbed; `stop()` closes it.
+   */
+  static async openExisting(opts: CoreOptions): Promise<Core> {
+    const log = opts.log ?? (() => {});
+    const secret = ServerSecret.load(secretFileOf(opts));
+    const catalog = await Catalog.open(catalogOf(opts));
+    try {
+      if ((await catalog.users.count()) === 0) throw new CoreError('not_found', `the catalog ${catalog.describe} has no users: has \`coffer serve\` ever started on it?`);
+      return new Core(catalog, secret, opts, log);
+    } catch (err) {
+      await catalog.close();
+      throw err;
+    }
+  }
+
   /** The default repository, the built-in instance and the admin user, made once. */
   private async firstStart(): Promise<void> {
     const repo = await this.repositories.ensureDefault(this.opts.defaultRepository ?? path.join(this.opts.dataDir, 'repo'));
@@ -154,7 +171,7 @@ export class Core {
       await this.catalog.instances.create({ name: BUILTIN_INSTANCE, description: 'This server (Riverbed and Kanto act on it)', parts: [], repositoryId: repo.id }).catch(() => {});
     }
     if ((await this.catalog.users.count()) === 0) {
-      const password = this.opts.adminPassword ?? randomBytes(18).toString('base64url');
+      const password = this.opts.adminPassword ?? generatedPassword();
       const apiKey = this.opts.adminApiKey ?? AuthService.newApiKey().key;
       await this.auth.bootstrapAdmin(password, apiKey);
       await this.audit.record(SYSTEM_ACTOR, 'user.bootstrap', 'user:admin');
@@ -245,6 +262,10 @@ export class Core {
   }
 }
 
+function catalogOf(opts: CoreOptions): string {
+  return opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`;
+}
+
 function secretFileOf(opts: CoreOptions): string {
   return opts.secretFile ?? path.join(opts.dataDir, 'secret.key');
 }
@@ -266,7 +287,7 @@ function makePrivateDir(dir: string): void {
  * part may reach the data directory through another name than the one Coffer was given.
  */
 function cofferFilesOf(opts: CoreOptions): string[] {
-  const catalog = opts.catalog ?? `sqlite:${path.join(opts.dataDir, 'coffer.db')}`;
+  const catalog = catalogOf(opts);
   const file = catalog.startsWith('sqlite:') ? catalog.slice('sqlite:'.length) : catalog;
   const db = /^postgres(ql)?:\/\//.test(catalog) || file === ':memory:' ? undefined : path.resolve(file);
   const files = [

@@ -1,7 +1,7 @@
 /** The core layer's public face. */
 export { Core, type CoreOptions, type BootstrapCredentials } from './core.js';
 export { CoreError, CORE_ERROR_CODES, type CoreErrorCode } from './errors.js';
-export { type Actor, type Permission, PERMISSIONS, SYSTEM_ACTOR, allowed } from './permissions.js';
+export { type Actor, type Permission, PERMISSIONS, SYSTEM_ACTOR, allowed, localAdminActor } from './permissions.js';
 export type { Identity, Limits, CreateBackup, BackupQuery } from './backups.js';
 export type { BackupFileDownload, BackupFileService, UploadOptions } from './backup-files.js';
 export type { InstanceView } from './instances.js';

@@ -23,6 +23,8 @@ export const PERMISSIONS = {
   'instance.write': ADMIN,
   'repository.read': ADMIN,
   'repository.write': ADMIN,
+  /** A repository's password: whoever holds it reads every backup in it with restic, around Coffer. */
+  'repository.password': ADMIN,
   'user.read': ADMIN,
   'user.write': ADMIN,
   'job.read': ALL,
@@ -46,6 +48,15 @@ export interface Actor {
 }
 
 export const SYSTEM_ACTOR: Actor = { name: 'system', role: 'admin', service: true };
+
+/**
+ * Someone at the server's own machine who can read its data directory (the `coffer admin`
+ * commands): they hold the catalog and the secret already, so they act as an admin; the audit
+ * log names them by their operating-system account.
+ */
+export function localAdminActor(osUser: string): Actor {
+  return { name: `cli:${osUser || 'unknown'}`, role: 'admin' };
+}
 
 export function allowed(actor: Actor, p: Permission): boolean {
   return (PERMISSIONS[p] as readonly Role[]).includes(actor.role);

@@ -75,6 +75,18 @@ export class RepositoryService {
     return r;
   }
 
+  /**
+   * A repository's password, for opening it with restic around Coffer (the escape hatch when
+   * Coffer cannot run). Every reading is audited.
+   */
+  async password(actor: Actor, name: string): Promise<string> {
+    requirePermission(actor, 'repository.password');
+    const rec = await this.byName(name);
+    const password = this.secret.open(rec.passwordSealed);
+    await this.audit.record(actor, 'repository.password_read', `repository:${name}`);
+    return password;
+  }
+
   /** Registers a repository: opens it with `password` when it exists, or initialises it (with a generated password when none is given). */
   async create(actor: Actor, o: { name: unknown; location: unknown; password?: unknown; options?: unknown }): Promise<RepositoryView> {
     requirePermission(actor, 'repository.write');

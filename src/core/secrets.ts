@@ -20,6 +20,18 @@ export class ServerSecret {
     return new ServerSecret(derive('coffer seal v1'), derive('coffer mac v1'));
   }
 
+  /** Reads the secret file, which must exist (for tools that work on a server's data, never making one). */
+  static load(file: string): ServerSecret {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`no server secret at ${file}: is this the server's data directory (or --secret-file)?`);
+      throw err;
+    }
+    return ServerSecret.fromBytes(decodeSecretText(text));
+  }
+
   /** Reads the secret file, creating it (0600) when it does not exist yet. */
   static loadOrCreate(file: string): ServerSecret {
     try {

@@ -1,4 +1,4 @@
-/** `/api/v1/repositories`: where backups go (admin only; passwords are never shown). */
+/** `/api/v1/repositories`: where backups go (admin only; a password only on its own, audited, request). */
 import { Type } from 'typebox';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
@@ -16,6 +16,11 @@ const CreateBody = Type.Object({
   })),
 });
 
+const Params = Type.Object({ name: Type.String() });
+const PasswordReply = Type.Object({
+  password: Type.String({ description: 'The repository password: `RESTIC_PASSWORD` for restic on the repository\'s location' }),
+}, { additionalProperties: false });
+
 export const repositoryRoutes: RoutesPlugin = async (app) => {
   app.get('', {
     schema: { tags: ['repositories'], summary: 'List repositories', description: 'Roles: admin.', response: replies({ 200: Type.Array(Ref(Repository)) }) },
@@ -31,5 +36,17 @@ export const repositoryRoutes: RoutesPlugin = async (app) => {
     const r = await app.core.repositories.create(actorOf(request), { name, location, ...(password !== undefined ? { password } : {}), ...(options !== undefined ? { options } : {}) });
     reply.code(201);
     return repositoryView(r);
+  });
+
+  app.get('/:name/password', {
+    schema: {
+      tags: ['repositories'], summary: 'A repository\'s password (for restic)',
+      description: 'Roles: admin. Opens the repository with restic around Coffer (the escape hatch). Every call is audited (`repository.password_read`).',
+      params: Params, response: replies({ 200: PasswordReply }, 404),
+    },
+  }, async (request, reply) => {
+    // Never kept by a cache or a proxy.
+    reply.header('cache-control', 'no-store');
+    return { password: await app.core.repositories.password(actorOf(request), request.params.name) };
   });
 };

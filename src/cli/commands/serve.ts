@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { buildApp } from '../../api/index.js';
 import { Core } from '../../core/index.js';
 import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
-import { type ServeConfig, resolveServeConfig } from '../serve-config.js';
+import { type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 
 function logLine(level: string, msg: string, err?: unknown): void {
@@ -45,10 +45,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   let core: Core;
   try {
     core = await Core.start({
-      dataDir: cfg['data-dir'],
-      catalog: cfg.catalog ?? `sqlite:${path.join(cfg['data-dir'], 'coffer.db')}`,
-      ...(cfg['secret-file'] ? { secretFile: cfg['secret-file'] } : {}),
-      ...(cfg.repository ? { defaultRepository: cfg.repository } : {}),
+      ...coreLocations(cfg),
       role: cfg.role as 'all' | 'api' | 'worker',
       jobConcurrency: cfg.jobs,
       maxUploadBytes: cfg['max-upload-bytes'],
@@ -70,6 +67,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
     // Shown once, on the first start of an empty data directory; only hashes are kept.
     process.stdout.write(`Created user admin.${b.generated.password ? ` Password: ${b.password}` : ''}${b.generated.apiKey ? ` API key: ${b.apiKey}` : ''}\n`);
     if (b.generated.password || b.generated.apiKey) process.stdout.write('Store them now: they are not shown again.\n');
+    process.stdout.write(`${recoveryHint(cfg['data-dir'])}\n`);
   }
   const app = cfg.role === 'worker' ? undefined : await buildApp(core, {
     logger: cfg['log-level'] === 'silent' ? false : { level: cfg['log-level'] },
@@ -96,6 +94,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   const where = app ? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
   log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
+  log(recoveryHint(cfg['data-dir']));
   process.stdout.write(`coffer listening on ${where}\n`);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
@@ -106,6 +105,11 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   await app?.close();
   await core.stop();
   return EXIT.ok;
+}
+
+/** How to get back in when the admin's credentials are lost: shown with them, and at every start. */
+function recoveryHint(dataDir: string): string {
+  return `Lost credentials? \`coffer admin reset-password [USER] --data-dir ${dataDir}\` sets a new password (\`coffer admin create-key USER\` makes an API key).`;
 }
 
 /** `--trust-proxy`: off, on for any proxy, or the proxies' addresses as Fastify takes them. */
