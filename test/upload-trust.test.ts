@@ -302,6 +302,20 @@ describe.each(catalogs)('uploads a crash left, at the next start, on $name', (ca
     await cat.cleanup();
   });
 
+  it('a backup still being uploaded cannot be deleted from under its upload (409), so its staging is never swept mid-way', async () => {
+    const dir = tempDir('coffer-upload-delete-');
+    const opts = { dataDir: path.join(dir, 'data'), catalog: await cat.create(dir), adminPassword: 'admin-password-x', jobConcurrency: 0, engineWorkers: 0 };
+    const core = await Core.start(opts);
+    try {
+      const live = await core.backups.insertUploading(SYSTEM_ACTOR, { instance: 'device' });
+      await expect(core.backups.remove(SYSTEM_ACTOR, live.id)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/being uploaded/) });
+      expect((await core.catalog.backups.get(live.id))?.status).toBe('uploading');
+    } finally {
+      await core.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with a catalog of its own every `uploading` record and work directory goes at once; a shared one keeps the heartbeat rule', async () => {
     const dir = tempDir('coffer-upload-start-');
     const opts = { dataDir: path.join(dir, 'data'), catalog: await cat.create(dir), adminPassword: 'admin-password-x', jobConcurrency: 0, engineWorkers: 0 };

@@ -71,6 +71,11 @@ const HEARTBEAT_MS = 30_000;
 /** An `uploading` record not touched for this long belongs to a process that is gone. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
 
+/** An upload some process is still receiving: its record is `uploading` and its heartbeat recent. */
+export function isLiveUpload(b: Pick<Backup, 'status' | 'updatedAt'>, now = Date.now()): boolean {
+  return b.status === 'uploading' && now - Date.parse(b.updatedAt) <= ABANDONED_AFTER_MS;
+}
+
 export async function importBackupFile(ctx: ImportContext, actor: Actor, o: UploadOptions, body: Readable, signal?: AbortSignal): Promise<Backup> {
   // Abandoned uploads count against the quotas: cleared first.
   await sweepAbandonedUploads(ctx).catch(() => undefined);
@@ -135,7 +140,7 @@ export async function importBackupFile(ctx: ImportContext, actor: Actor, o: Uplo
  */
 export async function sweepAbandonedUploads(ctx: Pick<ImportContext, 'catalog' | 'settings'>, o: { atStart?: boolean } = {}): Promise<void> {
   const all = o.atStart === true && !ctx.catalog.capabilities.sharedByProcesses;
-  const abandoned = (b: Backup): boolean => all || Date.now() - Date.parse(b.updatedAt) > ABANDONED_AFTER_MS;
+  const abandoned = (b: Backup): boolean => all || !isLiveUpload(b);
   for (const b of (await ctx.catalog.backups.list({ status: 'uploading', limit: 1000, offset: 0 })).items) {
     if (abandoned(b)) await ctx.catalog.backups.remove(b.id);
   }

@@ -2,6 +2,7 @@
 import { type Backup, BACKUP_TYPES, type BackupKind, type BackupStatus, type BackupScope, type Catalog, type Instance, type Job, type Page, UniqueViolation } from '../catalog/index.js';
 import { LockConflictError, withLock } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
+import { isLiveUpload } from './backup-import.js';
 import { UPLOADED_KEY } from './backup-origin.js';
 import { CoalescedRead } from './coalesced-read.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
@@ -232,6 +233,8 @@ export class BackupService {
     const b = await this.catalog.backups.get(id);
     if (!b) throw notFound(`backup ${id}`);
     if ((await this.catalog.jobs.active({ backupId: id })).length > 0) throw conflict(`backup ${id} is in use by a running job (a backup or restore); cancel it or wait`);
+    // Its upload would lose the files it is reading (the staging of a record that is gone is swept).
+    if (isLiveUpload(b)) throw conflict(`backup ${id} is still being uploaded; wait for the upload to end`);
     if (b.snapshotId) {
       try {
         const repo = await this.repos.open(b.repositoryId);
