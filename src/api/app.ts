@@ -4,7 +4,7 @@
  * open event streams but does not stop the core.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Core } from '../core/index.js';
+import { type Core, DEFAULT_TRANSFER_IDLE_MS } from '../core/index.js';
 import './augment.js';
 import { errorHandler, frameworkErrors, notFoundHandler } from './errors.js';
 import { dialects } from './dialects/index.js';
@@ -41,7 +41,6 @@ export interface BuildOptions {
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
-export const DEFAULT_TRANSFER_IDLE_MS = 60_000;
 
 /** The caller's logger options with the request serializer that keeps credentials out of the log. */
 function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {

@@ -30,7 +30,7 @@ import { retryOnLockConflict } from './jobs/lock-retry.js';
 import { partsOf } from './parts.js';
 import type { Actor } from './permissions.js';
 import type { RepositoryService } from './repositories.js';
-import { DEFAULT_UPLOAD_IDLE_MS, checkFreeSpace, defaultMaxUnpackedBytes } from './upload-limits.js';
+import { DEFAULT_TRANSFER_IDLE_MS, checkFreeSpace, defaultMaxUnpackedBytes } from './upload-limits.js';
 
 export interface UploadOptions {
   /** Default: the built-in instance `device`. */
@@ -88,7 +88,7 @@ export async function importBackupFile(ctx: ImportContext, actor: Actor, o: Uplo
   try {
     fs.mkdirSync(work, { recursive: true, mode: 0o700 });
     const zip = path.join(work, 'upload.zip');
-    await spool(body, zip, { max: ctx.settings.maxUploadBytes, idleMs: ctx.settings.idleMs ?? DEFAULT_UPLOAD_IDLE_MS }, signal);
+    await spool(body, zip, { max: ctx.settings.maxUploadBytes, idleMs: ctx.settings.idleMs ?? DEFAULT_TRANSFER_IDLE_MS }, signal);
     const unpacked = path.join(work, 'unpacked');
     fs.mkdirSync(unpacked, { mode: 0o700 });
     const manifest = await unpack(zip, unpacked, ctx.settings.maxUnpackedBytes ?? defaultMaxUnpackedBytes(ctx.settings.maxUploadBytes), signal);

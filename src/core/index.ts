@@ -20,3 +20,4 @@ export {
   type Role, type User, type ApiKey, type Instance, type Backup, type BackupStatus, type BackupKind, type BackupScope,
   type Job, type JobKind, type JobState, type JobProgress, type Schedule, type AuditEntry, type Page, type PartSpec,
 } from '../catalog/index.js';
+export { DEFAULT_MAX_CONCURRENT_UPLOADS, DEFAULT_TRANSFER_IDLE_MS } from './upload-limits.js';

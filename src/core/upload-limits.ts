@@ -11,8 +11,11 @@ import { CoreError } from './errors.js';
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 4;
 /** A file may expand to this many times the largest upload accepted (the aggregate ratio bounds it further). */
 export const UNPACKED_PER_UPLOAD_BYTE = 20;
-/** Seconds without a byte of body after which an upload is abandoned. */
-export const DEFAULT_UPLOAD_IDLE_MS = 60_000;
+/**
+ * How long a transfer may stall before it is ended: an upload body that stops arriving, a download
+ * nobody reads (it would hold a repository lock). The HTTP layer and the upload spool share it.
+ */
+export const DEFAULT_TRANSFER_IDLE_MS = 60_000;
 /** Left free beyond what a file declares: the catalog, logs and the repository's own packs need room too. */
 export const FREE_SPACE_MARGIN_BYTES = 256 * 1024 * 1024;
 
