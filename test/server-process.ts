@@ -13,8 +13,10 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+/** `cwd` is where relative settings resolve (the default data directory `./coffer-data` among them). */
+export async function startServer(args: string[], env: Record<string, string> = {}, opts: { cwd?: string } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [COFFER_BIN, 'serve', '--port', '0', '--log-level', 'warn', '--validate-responses', ...args], {
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     env: { ...process.env, COFFER_ADMIN_PASSWORD: ADMIN_PASSWORD, COFFER_ADMIN_API_KEY: ADMIN_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
