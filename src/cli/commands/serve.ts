@@ -46,6 +46,7 @@ function keepServingOnRejection(log: (msg: string, err?: unknown) => void): (rea
 async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void, signal: AbortSignal): Promise<number> {
   // Before anything opens: a certificate that does not load stops the start with the file named.
   const tls = tlsOf(cfg);
+  const proxy = trustProxy(cfg['trust-proxy']);
   let core: Core;
   try {
     core = await Core.start({
@@ -78,7 +79,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
     validateResponses: cfg['validate-responses'],
     bodyLimit: cfg['body-limit'],
     transferIdleMs: cfg['transfer-idle-timeout'] * 1000,
-    trustProxy: trustProxy(cfg['trust-proxy']),
+    trustProxy: proxy,
     ...(tls ? { https: { cert: tls.material.cert, key: tls.material.key } } : {}),
   });
   try {
@@ -101,7 +102,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
   if (app && tls) log(`TLS certificate: ${tls.material.describe}`);
   const unencrypted = app && typeof address === 'object' && address
-    ? cleartextWarning({ address: address.address, tls: tls !== undefined, trustProxy: trustProxy(cfg['trust-proxy']) !== false })
+    ? cleartextWarning({ address: address.address, tls: tls !== undefined, trustProxy: proxy !== false })
     : undefined;
   if (unencrypted && !quietLog(cfg)) logLine('warn', unencrypted);
   const stopReloading = app && tls
