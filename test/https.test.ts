@@ -130,13 +130,17 @@ describe('coffer serve over HTTPS', () => {
   it('does not start with one of the two settings alone, or with files that do not load', async () => {
     const data = path.join(dir, 'data-refused');
     const starts = (args: string[], env: Record<string, string> = {}) => startServer(['--data-dir', data, ...args], env);
-    await expect(starts(['--tls-cert', certFile])).rejects.toThrow(/exited \(1\)[\s\S]*--tls-cert needs --tls-key/);
-    // The variables are settings like the flags.
-    await expect(starts([], { COFFER_TLS_KEY: keyFile })).rejects.toThrow(/exited \(1\)[\s\S]*--tls-key needs --tls-cert/);
     const missing = path.join(dir, 'missing.pem');
-    await expect(starts(['--tls-cert', missing, '--tls-key', keyFile])).rejects.toThrow(/exited \(1\)[\s\S]*cannot read the TLS certificate [^\n]*missing\.pem/);
-    fs.writeFileSync(certFile, 'not a certificate\n');
-    await expect(starts(['--tls-cert', certFile, '--tls-key', keyFile])).rejects.toThrow(/exited \(1\)[\s\S]*not usable/);
+    const garbage = path.join(dir, 'garbage.pem');
+    fs.writeFileSync(garbage, 'not a certificate\n');
+    // Each refusal is a process start: run them side by side.
+    await Promise.all([
+      expect(starts(['--tls-cert', certFile])).rejects.toThrow(/exited \(1\)[\s\S]*--tls-cert needs --tls-key/),
+      // The variables are settings like the flags.
+      expect(starts([], { COFFER_TLS_KEY: keyFile })).rejects.toThrow(/exited \(1\)[\s\S]*--tls-key needs --tls-cert/),
+      expect(starts(['--tls-cert', missing, '--tls-key', keyFile])).rejects.toThrow(/exited \(1\)[\s\S]*cannot read the TLS certificate [^\n]*missing\.pem/),
+      expect(starts(['--tls-cert', garbage, '--tls-key', keyFile])).rejects.toThrow(/exited \(1\)[\s\S]*garbage\.pem[^\n]*not usable/),
+    ]);
     // Refused before anything was made: no data directory.
     expect(fs.existsSync(data)).toBe(false);
   });
