@@ -2,6 +2,7 @@
  * The page at `/`: public HTML with the links a person needs before any web UI, under a policy
  * that lets no script run; HEAD answers the same headers.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiUnderTest, startApi } from './api-harness.js';
 import { catalogsUnderTest } from './catalogs.js';
@@ -37,7 +38,6 @@ describe('the front page', () => {
   it('allows its own inline style by hash and nothing else', async () => {
     const r = await api.call('GET', '/', { as: 'none' });
     const style = /<style>([^<]*)<\/style>/.exec(r.text)![1]!;
-    const { createHash } = await import('node:crypto');
     expect(String(r.headers['content-security-policy'])).toContain(`style-src 'sha256-${createHash('sha256').update(style).digest('base64')}'`);
   });
 
