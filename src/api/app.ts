@@ -13,6 +13,7 @@ import { SHARED_SCHEMAS } from './native/schemas.js';
 import { authPlugin } from './plugins/auth.js';
 import { corePlugin } from './plugins/core.js';
 import { docsPlugin, registerOpenApi } from './plugins/docs.js';
+import { frontPagePlugin } from './plugins/front-page.js';
 import { inputPlugin } from './plugins/input.js';
 import { redactedRequest } from './plugins/log-redaction.js';
 import { sameOriginPlugin } from './plugins/same-origin.js';
@@ -37,6 +38,8 @@ export interface BuildOptions {
   transferIdleMs?: number;
   /** Fastify's trustProxy: false (default), true, or the proxies' addresses (comma-separated IPs or CIDRs). */
   trustProxy?: boolean | string;
+  /** Serve HTTPS with this certificate (and chain) and key, PEM; `app.server` is then a TLS server. */
+  https?: { cert: Buffer; key: Buffer };
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -51,6 +54,8 @@ function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOpt
 
 export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
+    // Fastify types an HTTPS instance apart; the adapter is the same either way.
+    ...(opts.https ? { https: opts.https } as object : {}),
     logger: loggerOptions(opts.logger),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
@@ -82,6 +87,7 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
   await registerOpenApi(app, core.identity.swVersion);
 
   await app.register(docsPlugin);
+  await app.register(frontPagePlugin, { version: core.identity.swVersion });
   await app.register(nativeApi);
   await app.register(dialects);
   await app.ready();

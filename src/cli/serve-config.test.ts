@@ -39,4 +39,14 @@ describe('serve settings', () => {
     fs.writeFileSync(path.join(dir, 'broken.json'), '{');
     expect(() => resolveServeConfig({ config: path.join(dir, 'broken.json') }, {})).toThrow(/not valid JSON/);
   });
+
+  it('takes the TLS certificate and key from flags, variables or the config file, both or neither', () => {
+    fs.writeFileSync(path.join(dir, 'tls.json'), JSON.stringify({ tlsCert: '/etc/coffer/cert.pem', 'tls-key': '/etc/coffer/key.pem' }));
+    expect(resolveServeConfig({ config: path.join(dir, 'tls.json') }, {})).toMatchObject({ 'tls-cert': '/etc/coffer/cert.pem', 'tls-key': '/etc/coffer/key.pem' });
+    expect(resolveServeConfig({ tlsCert: 'c.pem' }, { COFFER_TLS_KEY: 'k.pem' })).toMatchObject({ 'tls-cert': 'c.pem', 'tls-key': 'k.pem' });
+    expect(resolveServeConfig({}, {})['tls-cert']).toBeUndefined();
+    expect(() => resolveServeConfig({ tlsCert: 'c.pem' }, {})).toThrow(/--tls-cert needs --tls-key/);
+    expect(() => resolveServeConfig({}, { COFFER_TLS_KEY: 'k.pem' })).toThrow(UsageError);
+    expect(() => resolveServeConfig({}, { COFFER_TLS_KEY: 'k.pem' })).toThrow(/--tls-key needs --tls-cert/);
+  });
 });

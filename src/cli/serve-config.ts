@@ -28,6 +28,8 @@ export const SERVE_SETTINGS = {
   'log-level': { kind: 'string', def: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
   'body-limit': { kind: 'int', def: 1024 * 1024, help: 'largest JSON request body in bytes' },
   'max-upload-bytes': { kind: 'int', def: 64 * 1024 ** 3, help: 'largest backup file an upload may send, in bytes (streamed to disk under <data-dir>/uploads)' },
+  'tls-cert': { kind: 'string', def: undefined, help: 'PEM file of the HTTPS certificate (with its chain); with --tls-key, Coffer serves HTTPS and re-reads both files on SIGHUP' },
+  'tls-key': { kind: 'string', def: undefined, help: 'PEM file of the HTTPS certificate\'s private key' },
   'trust-proxy': { kind: 'string', def: undefined, help: 'behind a reverse proxy: take the client address, host and scheme from its X-Forwarded-* headers; true (any proxy) or the proxies\' addresses (comma-separated IPs or CIDRs). Off by default: a client could forge them' },
   'transfer-idle-timeout': { kind: 'int', def: 60, help: 'seconds an upload body may stop arriving, or a download stop being read, before the connection is closed (0: never); a stalled download holds a repository lock' },
   'max-unpacked-bytes': { kind: 'int', def: undefined, help: 'largest total one uploaded backup file may unpack to, in bytes (default 20 × max-upload-bytes); the disk must also hold it' },
@@ -122,6 +124,9 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   }
   if (!['all', 'api', 'worker'].includes(out['role'] as string)) throw new UsageError(`role must be all, api or worker, got ${String(out['role'])}`);
   if ((out['port'] as number) > 65535) throw new UsageError('port must be at most 65535');
+  if ((out['tls-cert'] === undefined) !== (out['tls-key'] === undefined)) {
+    throw new UsageError(out['tls-cert'] === undefined ? '--tls-key needs --tls-cert (the certificate for that key)' : '--tls-cert needs --tls-key (the certificate\'s private key)');
+  }
   if (!['strict', 'scoped', 'lax'].includes(out['kanto-mode'] as string)) throw new UsageError(`kanto-mode must be strict, scoped or lax, got ${String(out['kanto-mode'])}`);
   if (out['mqtt-url'] !== undefined && out['kanto-dir'] === undefined && out['kanto-mode'] !== 'lax') throw new UsageError('--kanto-dir is required with --mqtt-url unless --kanto-mode is lax');
   try {

@@ -1,11 +1,13 @@
 /** `coffer serve`: the server. Core (catalog, jobs, schedules) plus the HTTP API, stopped gracefully on SIGINT/SIGTERM. */
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import { buildApp } from '../../api/index.js';
 import { Core } from '../../core/index.js';
 import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
 import { type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
 import { EXIT, UsageError } from '../exit-codes.js';
+import { type TlsMaterial, cleartextWarning, loadTlsFiles, reloadTlsOnSighup } from '../tls.js';
 
 function logLine(level: string, msg: string, err?: unknown): void {
   const rec: Record<string, unknown> = { level, time: new Date().toISOString(), msg };
@@ -15,7 +17,7 @@ function logLine(level: string, msg: string, err?: unknown): void {
 
 export async function serveCommand(flags: Record<string, unknown>, signal: AbortSignal): Promise<number> {
   const cfg: ServeConfig = resolveServeConfig(flags);
-  const quiet = cfg['log-level'] === 'silent';
+  const quiet = quietLog(cfg);
   const log = (msg: string, err?: unknown) => {
     if (!quiet) logLine(err === undefined ? 'info' : 'error', msg, err);
   };
@@ -42,6 +44,9 @@ function keepServingOnRejection(log: (msg: string, err?: unknown) => void): (rea
 }
 
 async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void, signal: AbortSignal): Promise<number> {
+  // Before anything opens: a certificate that does not load stops the start with the file named.
+  const tls = tlsOf(cfg);
+  const proxy = trustProxy(cfg['trust-proxy']);
   let core: Core;
   try {
     core = await Core.start({
@@ -74,7 +79,8 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
     validateResponses: cfg['validate-responses'],
     bodyLimit: cfg['body-limit'],
     transferIdleMs: cfg['transfer-idle-timeout'] * 1000,
-    trustProxy: trustProxy(cfg['trust-proxy']),
+    trustProxy: proxy,
+    ...(tls ? { https: { cert: tls.material.cert, key: tls.material.key } } : {}),
   });
   try {
     if (app) await app.listen({ host: cfg.host, port: cfg.port });
@@ -92,8 +98,16 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   }
   const address = app?.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
-  const where = app ? `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
+  const where = app ? `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
   log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
+  if (app && tls) log(`TLS certificate: ${tls.material.describe}`);
+  const unencrypted = app && typeof address === 'object' && address
+    ? cleartextWarning({ address: address.address, tls: tls !== undefined, trustProxy: proxy !== false })
+    : undefined;
+  if (unencrypted && !quietLog(cfg)) logLine('warn', unencrypted);
+  const stopReloading = app && tls
+    ? reloadTlsOnSighup(app.server as unknown as TlsServer, tls.files, { info: (msg) => log(msg), error: (msg, err) => log(msg, err) })
+    : undefined;
   log(recoveryHint(cfg['data-dir']));
   process.stdout.write(`coffer listening on ${where}\n`);
   await new Promise<void>((resolve) => {
@@ -101,10 +115,28 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
   log('shutting down: finishing requests, interrupting running jobs');
+  stopReloading?.();
   await kanto?.stop();
   await app?.close();
   await core.stop();
   return EXIT.ok;
+}
+
+/** The HTTPS certificate and key when both are set (serve-config refuses one alone), read and checked. */
+function tlsOf(cfg: ServeConfig): { files: { cert: string; key: string }; material: TlsMaterial } | undefined {
+  const cert = cfg['tls-cert'];
+  const key = cfg['tls-key'];
+  if (cert === undefined || key === undefined) return undefined;
+  const files = { cert: path.resolve(cert), key: path.resolve(key) };
+  try {
+    return { files, material: loadTlsFiles(files) };
+  } catch (err) {
+    throw new UsageError(`cannot start: ${(err as Error).message}`);
+  }
+}
+
+function quietLog(cfg: ServeConfig): boolean {
+  return cfg['log-level'] === 'silent';
 }
 
 /** How to get back in when the admin's credentials are lost: shown with them, and at every start. */
