@@ -1,13 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { addKey, listKeys, removeKey, shortId } from '../../repo/index.js';
-import { type GlobalOptions, openRepo, printJSON, say } from '../context.js';
+import { type GlobalOptions, openRepo, printJSON, readPasswordFile, say } from '../context.js';
 import { UsageError } from '../exit-codes.js';
 
 export async function keyListCommand(g: GlobalOptions): Promise<number> {
   const repo = await openRepo(g);
   const keys = await listKeys(repo.backend);
   if (g.json) {
-    printJSON(keys.map((k) => ({ current: k.id === repo.keyId, id: k.id, userName: k.username, hostName: k.hostname, created: k.created })));
+    printJSON(keys.map((k) => ({ current: k.id === repo.keyId, id: k.id, user_name: k.username, host_name: k.hostname, created: k.created })));
     return 0;
   }
   say(g, ' ID        User      Host        Created');
@@ -16,7 +15,7 @@ export async function keyListCommand(g: GlobalOptions): Promise<number> {
 }
 
 function newPassword(file: string | undefined): string {
-  if (file) return readFileSync(file, 'utf8').split(/\r?\n/)[0]!;
+  if (file) return readPasswordFile(file);
   const pw = process.env.COFFER_NEW_PASSWORD;
   if (pw === undefined || pw === '') throw new UsageError('no new password given: use --new-password-file or set COFFER_NEW_PASSWORD');
   return pw;
@@ -34,6 +33,7 @@ export async function keyAddCommand(g: GlobalOptions, o: { newPasswordFile?: str
 export async function keyRemoveCommand(g: GlobalOptions, id: string): Promise<number> {
   const repo = await openRepo(g);
   await removeKey(repo.backend, id, repo.keyId);
-  say(g, `removed key ${id}`);
+  if (g.json) printJSON({ message_type: 'key_removed', id });
+  else say(g, `removed key ${id}`);
   return 0;
 }
