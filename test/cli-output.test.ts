@@ -48,7 +48,7 @@ function withoutSize(lines: string[]): string[] {
 
 const linesOf = (text: string): string[] => text.replace(/\n$/, '').split('\n');
 
-describe('snapshots and forget print restic\'s tables', () => {
+describe('snapshots, forget and key list print restic\'s tables', () => {
   it('snapshots: the same IDs, header and row layout as restic on the same repository', () => {
     const ours = linesOf(cofferOk(['-r', repo, 'snapshots']).stdout);
     expect(ours[0]).toMatch(/^ID {8}Time {17}Host {8}Tags +Paths +Size$/);
@@ -74,6 +74,15 @@ describe('snapshots and forget print restic\'s tables', () => {
     const theirs = restic(['-r', single, 'forget', '--dry-run', '--keep-last', '2']);
     expect(theirs.code, theirs.stderr).toBe(0);
     expect(withoutSize(ours)).toEqual(withoutSize(linesOf(theirs.stdout)));
+  });
+
+  it('key list: the same table as restic', () => {
+    const ours = cofferOk(['-r', repo, 'key', 'list']).stdout;
+    expect(ours).toMatch(/^ ID {8}User +Host +Created\n-+\n\*[0-9a-f]{8} /);
+    if (!requireRestic()) return;
+    const theirs = restic(['-r', repo, 'key', 'list']);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(ours).toBe(theirs.stdout);
   });
 
   it('forget names each group when there are several', () => {

@@ -28,7 +28,7 @@ export function formatClock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
-/** A snapshot's time as restic's tables show it: local time, to the second (`2026-12-07 21:56:13`). */
+/** A time as restic's tables show it (snapshots, keys): local time, to the second (`2026-12-07 21:56:13`). */
 export function formatSnapshotTime(rfc3339: string): string {
   const d = new Date(rfc3339);
   if (Number.isNaN(d.getTime())) return rfc3339;

@@ -1,6 +1,7 @@
 import { addKey, listKeys, removeKey, shortId } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, readPasswordFile, say } from '../context.js';
 import { UsageError } from '../exit-codes.js';
+import { formatSnapshotTime, formatTable } from '../format.js';
 
 export async function keyListCommand(g: GlobalOptions): Promise<number> {
   const repo = await openRepo(g);
@@ -9,8 +10,9 @@ export async function keyListCommand(g: GlobalOptions): Promise<number> {
     printJSON(keys.map((k) => ({ current: k.id === repo.keyId, id: k.id, user_name: k.username, host_name: k.hostname, created: k.created })));
     return 0;
   }
-  say(g, ' ID        User      Host        Created');
-  for (const k of keys) say(g, `${k.id === repo.keyId ? '*' : ' '}${shortId(k.id)}  ${k.username.padEnd(8)}  ${k.hostname.padEnd(10)}  ${k.created}`);
+  // restic's key table: the key in use marked with `*`.
+  const rows = keys.map((k) => [`${k.id === repo.keyId ? '*' : ' '}${shortId(k.id)}`, k.username, k.hostname, formatSnapshotTime(k.created)]);
+  for (const line of formatTable([' ID', 'User', 'Host', 'Created'], rows)) say(g, line);
   return 0;
 }
 
