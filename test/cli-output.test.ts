@@ -1,9 +1,9 @@
 /**
  * What the `coffer` command prints: restic's snapshot and forget tables (compared with the real
  * restic on the same repository), snake_case JSON from every command, the password errors, exit
- * code 130 on an interrupt, and the version.
+ * code 130 on an interrupt, the version, and which modules a command loads.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,5 +213,34 @@ describe('version', () => {
     expect(cofferOk(['--version']).stdout.trim()).toBe(VERSION);
     expect(cofferOk(['version']).stdout).toMatch(new RegExp(`^coffer ${VERSION.replace(/\./g, '\\.')} running on node v\\d+`));
     expect(JSON.parse(cofferOk(['--json', 'version']).stdout)).toMatchObject({ message_type: 'version', version: VERSION });
+  });
+});
+
+describe('start-up', () => {
+  /** The modules (files and packages) a run of `coffer args` loads, as a module hook sees them resolved. */
+  function modulesLoadedBy(args: string[]): string[] {
+    const hooks = path.join(work, 'hooks.mjs');
+    fs.writeFileSync(hooks, `export async function resolve(s, c, next) { const r = await next(s, c); process._rawDebug('LOADED ' + r.url); return r; }\n`);
+    const register = path.join(work, 'register.mjs');
+    fs.writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const r = spawnSync(process.execPath, ['--import', register, COFFER_BIN, ...args], { env: { ...process.env, COFFER_PASSWORD: PASSWORD } });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    return [...r.stderr.toString().matchAll(/^LOADED (\S+)$/gm)].map((m) => m[1]!);
+  }
+
+  const server = /\/(kysely|fastify|pg|mqtt|@aws-sdk|@azure|better-sqlite3|@node-rs)\/|\/dist\/(core|catalog|api|mqtt|transfer)\//;
+
+  it('--help and --version load the flag parser alone', () => {
+    for (const args of [['--help'], ['--version']]) {
+      const loaded = modulesLoadedBy(args);
+      expect(loaded.filter((u) => server.test(u) || /\/dist\/(repo|storage)\//.test(u))).toEqual([]);
+      expect(loaded.some((u) => u.includes('/commander/'))).toBe(true);
+    }
+  });
+
+  it('a command on a local repository loads neither the server nor an object-storage SDK', () => {
+    const loaded = modulesLoadedBy(['-r', repo, 'snapshots']);
+    expect(loaded.filter((u) => server.test(u))).toEqual([]);
+    expect(loaded.filter((u) => /\/dist\/cli\/commands\//.test(u)).map((u) => path.basename(u))).toEqual(['snapshots.js']);
   });
 });
