@@ -19,13 +19,19 @@ export function repoLocation(g: GlobalOptions): string {
   return loc;
 }
 
-function readPasswordFile(file: string): string {
+/** As restic reads --password-file: the first line, without its newline; a missing or empty file is an error of its own. */
+export function readPasswordFile(file: string): string {
+  let text: string;
   try {
-    // Only the first line, without its newline, as restic reads --password-file.
-    return readFileSync(file, 'utf8').split(/\r?\n/)[0]!;
+    text = readFileSync(file, 'utf8');
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`password file ${file} does not exist`);
     throw new UsageError(`cannot read password file ${file}: ${(err as Error).message}`);
   }
+  const line = text.split(/\r?\n/)[0]!;
+  if (line === '') throw new UsageError(`password file ${file} is empty: an empty password is not allowed`);
+  return line;
 }
 
 /** Reads a line from the terminal without echoing it. */
@@ -49,13 +55,15 @@ export async function promptHidden(question: string): Promise<string> {
 
 /**
  * The repository password: --password-file, COFFER_PASSWORD_FILE, COFFER_PASSWORD, or, on a
- * terminal, a prompt (twice, to confirm, when creating a repository), as restic asks.
+ * terminal, a prompt (twice, to confirm, when creating a repository), as restic asks. An empty
+ * password is refused wherever it comes from, as restic refuses it.
  */
 export async function password(g: GlobalOptions, confirm = false): Promise<string> {
   if (g.passwordFile) return readPasswordFile(g.passwordFile);
   const file = process.env.COFFER_PASSWORD_FILE;
   if (file) return readPasswordFile(file);
   const pw = process.env.COFFER_PASSWORD;
+  if (pw === '') throw new UsageError('COFFER_PASSWORD is empty: an empty password is not allowed');
   if (pw !== undefined) return pw;
   if (!process.stdin.isTTY) throw new UsageError('no password given: set COFFER_PASSWORD or use --password-file');
   const entered = await promptHidden(confirm ? 'enter password for new repository: ' : 'enter password for repository: ');
@@ -103,19 +111,4 @@ export function printJSON(value: unknown): void {
 
 export function warn(line: string): void {
   process.stderr.write(line + '\n');
-}
-
-/** Collects a repeatable option (`--tag a --tag b`) and comma lists (`--tag a,b`) into one list. */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').filter(Boolean)];
-}
-
-export function collectRaw(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-export function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < -1) throw new UsageError(`invalid count ${JSON.stringify(value)}`);
-  return n;
 }

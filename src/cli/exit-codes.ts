@@ -1,5 +1,4 @@
 /** The one place errors become exit codes: restic's codes, so scripts written for restic work. */
-import { CancelledError, LockConflictError, RepoNotFoundError, WrongPasswordError } from '../repo/index.js';
 
 export const EXIT = {
   ok: 0,
@@ -11,7 +10,12 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-export function exitCodeFor(err: unknown): number {
+/**
+ * The exit code for an error a command threw. The repository layer is imported here, not at the
+ * top, so that `--help` and `--version` do not load it; a command that failed has loaded it already.
+ */
+export async function exitCodeFor(err: unknown): Promise<number> {
+  const { CancelledError, LockConflictError, RepoNotFoundError, WrongPasswordError } = await import('../repo/index.js');
   if (err instanceof RepoNotFoundError) return EXIT.noRepository;
   if (err instanceof WrongPasswordError) return EXIT.wrongPassword;
   if (err instanceof LockConflictError) return EXIT.locked;

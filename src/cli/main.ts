@@ -1,20 +1,25 @@
 /**
  * The `coffer` command line: restic-style commands over the repository layer. Each command module
  * only wires the layer's functions together; errors become exit codes in `exitCodeFor` alone.
+ * A command's module is imported when that command runs, so a run loads only what its command
+ * needs: `coffer snapshots` never loads the server, the catalog or an object-storage SDK it does
+ * not use.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { VERSION, removeLocks } from '../repo/index.js';
-import { type GlobalOptions, collect, collectRaw, openRepo, parseCount, say } from './context.js';
+import { readFileSync } from 'node:fs';
+import type { GlobalOptions } from './context.js';
+import { collect, collectRaw, parseCount } from './options.js';
 import { EXIT, UsageError, exitCodeFor } from './exit-codes.js';
-import { backupCommand } from './commands/backup.js';
-import { checkCommand } from './commands/check.js';
-import { forgetCommand } from './commands/forget.js';
-import { initCommand } from './commands/init.js';
-import { keyAddCommand, keyListCommand, keyRemoveCommand } from './commands/key.js';
-import { pruneCommand } from './commands/prune.js';
-import { restoreCommand } from './commands/restore.js';
-import { snapshotsCommand } from './commands/snapshots.js';
-import { LOCATION_SETTINGS, SERVE_SETTINGS, envName } from './serve-config.js';
+import { LOCATION_SETTINGS, SERVE_SETTINGS, envName } from './serve-settings.js';
+
+/**
+ * The version `--version` prints, from the package's manifest: importing the repository layer for
+ * its `VERSION` would double the start-up time of `--help` and `--version`. `coffer version`
+ * reports the repository layer's, and a test keeps the two equal.
+ */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 function count(value: string): number {
   try {
@@ -38,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command('coffer')
     .description('Coffer: encrypted, deduplicated backups in restic-format repositories')
-    .version(VERSION)
+    .version(packageVersion())
     .option('-r, --repo <location>', 'repository location (or COFFER_REPOSITORY): a path, s3:https://host/bucket/prefix, azure:container:/prefix')
     .option('-o, --option <key=value>', 'backend option, e.g. s3.region=eu-west-1 (repeatable; credentials also from AWS_* / AZURE_* variables)', collectRaw)
     .option('--password-file <file>', 'read the repository password from a file (or COFFER_PASSWORD / COFFER_PASSWORD_FILE)')
@@ -51,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     code = await fn();
   };
 
-  program.command('init').description('create a new repository').action(run(() => initCommand(g())));
+  program.command('init').description('create a new repository').action(run(async () => (await import('./commands/init.js')).initCommand(g())));
 
   program.command('backup').description('create a snapshot of files or of standard input')
     .argument('[paths...]', 'files and directories to back up')
@@ -67,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-f, --force', 'read every file (no parent)')
     .option('--workers <n>', 'file-processing threads (default: one per core)')
     .action(async (paths: string[], o: Record<string, unknown>) => {
-      code = await backupCommand(g(), paths, o, abort.signal);
+      code = await (await import('./commands/backup.js')).backupCommand(g(), paths, o, abort.signal);
     });
 
   program.command('snapshots').description('list snapshots')
@@ -76,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--path <path>', 'only snapshots including this path', collectRaw)
     .option('--latest <n>', 'only the latest n snapshots', count)
     .action(async (o: Record<string, unknown>) => {
-      code = await snapshotsCommand(g(), o);
+      code = await (await import('./commands/snapshots.js')).snapshotsCommand(g(), o);
     });
 
   program.command('restore').description('restore a snapshot')
@@ -88,14 +93,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--path <path>', 'for latest: only snapshots including this path', collectRaw)
     .option('--tag <tags>', 'for latest: only snapshots with these tags', collect)
     .action(async (ref: string, o: Record<string, unknown>) => {
-      code = await restoreCommand(g(), ref, o, abort.signal);
+      code = await (await import('./commands/restore.js')).restoreCommand(g(), ref, o, abort.signal);
     });
 
   program.command('check').description('check the repository for errors')
     .option('--read-data', 'read and verify every pack')
     .option('--read-data-subset <n/t|x%>', 'read and verify a subset of the packs')
     .action(async (o: Record<string, unknown>) => {
-      code = await checkCommand(g(), o, abort.signal);
+      code = await (await import('./commands/check.js')).checkCommand(g(), o, abort.signal);
     });
 
   const forget = program.command('forget').description('remove snapshots according to a policy')
@@ -118,36 +123,38 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prune', 'run prune afterwards')
     .option('--max-unused <pct>', 'for --prune: tolerated unused space', '5%')
     .action(async (o: Record<string, unknown>) => {
-      code = await forgetCommand(g(), o, abort.signal);
+      code = await (await import('./commands/forget.js')).forgetCommand(g(), o, abort.signal);
     });
 
   program.command('prune').description('remove data not referenced by any snapshot')
     .option('--max-unused <pct>', 'tolerated unused space, as a percentage of used space', '5%')
     .option('-n, --dry-run', 'only show what would be removed')
     .action(async (o: Record<string, unknown>) => {
-      code = await pruneCommand(g(), o, abort.signal);
+      code = await (await import('./commands/prune.js')).pruneCommand(g(), o, abort.signal);
     });
 
   const key = program.command('key').description('manage the repository\'s keys (passwords)');
-  key.command('list').description('list keys').action(run(() => keyListCommand(g())));
+  key.command('list').description('list keys').action(run(async () => (await import('./commands/key.js')).keyListCommand(g())));
   key.command('add').description('add a key (new password from COFFER_NEW_PASSWORD or --new-password-file)')
     .option('--new-password-file <file>', 'file holding the new password')
     .option('--user <name>', 'user name recorded in the key')
     .option('--host <name>', 'host name recorded in the key')
     .action(async (o: Record<string, unknown>) => {
-      code = await keyAddCommand(g(), o);
+      code = await (await import('./commands/key.js')).keyAddCommand(g(), o);
     });
   key.command('remove').description('remove a key').argument('<id>', 'key id or prefix')
     .action(async (id: string) => {
-      code = await keyRemoveCommand(g(), id);
+      code = await (await import('./commands/key.js')).keyRemoveCommand(g(), id);
     });
 
   program.command('unlock').description('remove stale locks')
     .option('--remove-all', 'remove all locks, even active ones')
     .action(async (o: { removeAll?: boolean }) => {
-      const n = await removeLocks(await openRepo(g()), !!o.removeAll);
-      say(g(), `removed ${n} locks`);
+      code = await (await import('./commands/unlock.js')).unlockCommand(g(), o);
     });
+
+  program.command('version').description('print version information')
+    .action(run(async () => (await import('./commands/version.js')).versionCommand(g())));
 
   const serve = program.command('serve').description('run the Coffer server (settings: flags, then COFFER_* variables, then --config file)')
     .option('--config <file>', 'JSON config file (or COFFER_CONFIG)');
@@ -157,7 +164,6 @@ export async function main(argv: string[]): Promise<number> {
     else serve.option(`--${name} <value>`, `${s.help}; ${envName(name)}${def}`);
   }
   serve.action(async (o: Record<string, unknown>) => {
-    // Loaded only here: the server's dependencies (HTTP, SQL, argon2) would slow every other command's start.
     const { serveCommand } = await import('./commands/serve.js');
     code = await serveCommand(o, abort.signal);
     // A signal is how a server is told to stop: having stopped gracefully is success, not an interruption.
@@ -171,7 +177,6 @@ export async function main(argv: string[]): Promise<number> {
     for (const setting of LOCATION_SETTINGS) c.option(`--${setting} <value>`, `${SERVE_SETTINGS[setting].help}; ${envName(setting)}`);
     return c;
   };
-  // Loaded only when run, like serve: they open the catalog.
   adminCommand('reset-password', 'set a user\'s password: COFFER_NEW_PASSWORD, else asked on a terminal, else generated and printed once')
     .argument('[user]', 'user name', 'admin')
     .action(async (user: string, o: Record<string, unknown>) => {
@@ -201,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write('coffer: interrupted\n');
       return EXIT.interrupted;
     }
-    const c = exitCodeFor(err);
+    const c = await exitCodeFor(err);
     process.stderr.write(`coffer: ${(err as Error).message ?? String(err)}\n`);
     if (c === EXIT.fatal && process.env.COFFER_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     return c;

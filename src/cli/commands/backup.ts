@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { type BackupType, backup, backupStream, chooseParent, isBackupType, parseExcludeFile, shortId, withLockOverlapped } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
-import { ProgressPrinter, formatBytes } from '../progress.js';
+import { formatBytes, plural } from '../format.js';
+import { ProgressPrinter } from '../progress.js';
 
 export interface BackupCommandOptions {
   type?: string;
@@ -80,11 +81,11 @@ export async function backupCommand(g: GlobalOptions, paths: string[], o: Backup
       say(g, `Files: ${s.files_new} new, ${s.files_changed} changed, ${s.files_unmodified} unmodified`);
       say(g, `Dirs:  ${s.dirs_new} new, ${s.dirs_changed} changed, ${s.dirs_unmodified} unmodified`);
       say(g, `Added to the repository: ${formatBytes(s.data_added)} (${formatBytes(s.data_added_packed)} stored)`);
-      say(g, `processed ${s.total_files_processed} files, ${formatBytes(s.total_bytes_processed)}`);
+      say(g, `processed ${plural(s.total_files_processed, 'file')}, ${formatBytes(s.total_bytes_processed)}`);
       say(g, `snapshot ${shortId(result.snapshotId)} saved`);
     }
     if (errors > 0) {
-      warn(`Warning: at least one source file could not be read (${errors} errors)`);
+      warn(`Warning: at least one source file could not be read (${plural(errors, 'error')})`);
       return EXIT.partial;
     }
     return EXIT.ok;

@@ -1,6 +1,7 @@
 import { check, withLock } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
+import { plural } from '../format.js';
 
 export interface CheckCommandOptions {
   readData?: boolean;
@@ -23,8 +24,8 @@ export async function checkCommand(g: GlobalOptions, o: CheckCommandOptions, sig
     } else {
       for (const w of r.warnings) warn(`warning: ${w.file ? `${w.file}: ` : ''}${w.message}`);
       for (const e of r.errors) warn(`error: ${e.file ? `${e.file}: ` : ''}${e.message}`);
-      say(g, `checked ${r.snapshots} snapshots, ${r.packs} packs, ${r.blobs} blobs${r.packsRead ? `, read ${r.packsRead} packs` : ''}`);
-      say(g, r.errors.length === 0 ? 'no errors were found' : `${r.errors.length} errors were found`);
+      say(g, `checked ${plural(r.snapshots, 'snapshot')}, ${plural(r.packs, 'pack')}, ${plural(r.blobs, 'blob')}${r.packsRead ? `, read ${plural(r.packsRead, 'pack')}` : ''}`);
+      say(g, r.errors.length === 0 ? 'no errors were found' : `${plural(r.errors.length, 'error')} ${r.errors.length === 1 ? 'was' : 'were'} found`);
     }
     return r.errors.length === 0 ? EXIT.ok : EXIT.fatal;
   });

@@ -1,22 +1,23 @@
-import { readFileSync } from 'node:fs';
 import { addKey, listKeys, removeKey, shortId } from '../../repo/index.js';
-import { type GlobalOptions, openRepo, printJSON, say } from '../context.js';
+import { type GlobalOptions, openRepo, printJSON, readPasswordFile, say } from '../context.js';
 import { UsageError } from '../exit-codes.js';
+import { formatSnapshotTime, formatTable } from '../format.js';
 
 export async function keyListCommand(g: GlobalOptions): Promise<number> {
   const repo = await openRepo(g);
   const keys = await listKeys(repo.backend);
   if (g.json) {
-    printJSON(keys.map((k) => ({ current: k.id === repo.keyId, id: k.id, userName: k.username, hostName: k.hostname, created: k.created })));
+    printJSON(keys.map((k) => ({ current: k.id === repo.keyId, id: k.id, user_name: k.username, host_name: k.hostname, created: k.created })));
     return 0;
   }
-  say(g, ' ID        User      Host        Created');
-  for (const k of keys) say(g, `${k.id === repo.keyId ? '*' : ' '}${shortId(k.id)}  ${k.username.padEnd(8)}  ${k.hostname.padEnd(10)}  ${k.created}`);
+  // restic's key table: the key in use marked with `*`.
+  const rows = keys.map((k) => [`${k.id === repo.keyId ? '*' : ' '}${shortId(k.id)}`, k.username, k.hostname, formatSnapshotTime(k.created)]);
+  for (const line of formatTable([' ID', 'User', 'Host', 'Created'], rows)) say(g, line);
   return 0;
 }
 
 function newPassword(file: string | undefined): string {
-  if (file) return readFileSync(file, 'utf8').split(/\r?\n/)[0]!;
+  if (file) return readPasswordFile(file);
   const pw = process.env.COFFER_NEW_PASSWORD;
   if (pw === undefined || pw === '') throw new UsageError('no new password given: use --new-password-file or set COFFER_NEW_PASSWORD');
   return pw;
@@ -34,6 +35,7 @@ export async function keyAddCommand(g: GlobalOptions, o: { newPasswordFile?: str
 export async function keyRemoveCommand(g: GlobalOptions, id: string): Promise<number> {
   const repo = await openRepo(g);
   await removeKey(repo.backend, id, repo.keyId);
-  say(g, `removed key ${id}`);
+  if (g.json) printJSON({ message_type: 'key_removed', id });
+  else say(g, `removed key ${id}`);
   return 0;
 }

@@ -2,7 +2,7 @@ import { type PruneStats, prune, withLock } from '../../repo/index.js';
 import type { Repository } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say } from '../context.js';
 import { UsageError } from '../exit-codes.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes, plural } from '../format.js';
 
 export interface PruneCommandOptions {
   maxUnused?: string;
@@ -30,6 +30,12 @@ export async function pruneCommand(g: GlobalOptions, o: PruneCommandOptions, sig
 }
 
 export function report(g: GlobalOptions, s: PruneStats, dryRun: boolean): void {
-  if (g.json) printJSON({ message_type: 'prune', dry_run: dryRun, ...s });
-  else say(g, `${dryRun ? 'would delete' : 'deleted'} ${s.packsDeleted} packs (${s.packsRepacked} repacked), ${s.blobsRemoved} blobs, freeing ${formatBytes(s.bytesFreed)}`);
+  if (g.json) {
+    printJSON({
+      message_type: 'prune', dry_run: dryRun, packs_before: s.packsBefore, packs_deleted: s.packsDeleted, packs_repacked: s.packsRepacked,
+      blobs_removed: s.blobsRemoved, bytes_freed: s.bytesFreed, unused_bytes_after: s.unusedBytesAfter,
+    });
+  } else {
+    say(g, `${dryRun ? 'would delete' : 'deleted'} ${plural(s.packsDeleted, 'pack')} (${s.packsRepacked} repacked), ${plural(s.blobsRemoved, 'blob')}, freeing ${formatBytes(s.bytesFreed)}`);
+  }
 }

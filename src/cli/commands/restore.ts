@@ -1,7 +1,8 @@
 import { restore, shortId, withLock } from '../../repo/index.js';
 import { type GlobalOptions, openRepo, printJSON, say, warn } from '../context.js';
 import { EXIT, UsageError } from '../exit-codes.js';
-import { ProgressPrinter, formatBytes } from '../progress.js';
+import { formatBytes, plural } from '../format.js';
+import { ProgressPrinter } from '../progress.js';
 
 export interface RestoreCommandOptions {
   target?: string;
@@ -31,7 +32,7 @@ export async function restoreCommand(g: GlobalOptions, ref: string, o: RestoreCo
     if (g.json) {
       printJSON({ message_type: 'summary', seconds_elapsed: Math.round((Date.now() - started) / 1000), total_files: r.filesTotal,
         files_restored: r.filesDone, total_bytes: r.bytesTotal, bytes_restored: r.bytesDone, errors: r.errors, snapshot_id: snap.id });
-    } else say(g, `restored ${r.filesDone} files, ${formatBytes(r.bytesDone)}${r.errors ? `, ${r.errors} errors` : ''}`);
+    } else say(g, `restored ${plural(r.filesDone, 'file')}, ${formatBytes(r.bytesDone)}${r.errors ? `, ${plural(r.errors, 'error')}` : ''}`);
     return r.errors > 0 ? EXIT.fatal : EXIT.ok;
   });
 }
