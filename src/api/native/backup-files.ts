@@ -59,7 +59,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
     // HEAD has its own route below: Fastify's would read the whole file only to drop it.
     exposeHeadRoute: false,
     schema: {
-      tags: ['backups'], summary: 'Download a backup file (ZIP)',
+      operationId: 'getBackupFile', tags: ['backups'], summary: 'Download a backup file (ZIP)',
       description: 'Roles: admin, backup_operator (viewers see backups, not their content). The backup as a ZIP that `unzip` opens: `manifest.json` (metadata, every file with size and SHA-256) and `content/`. '
         + '`Content-Length` is exact (the backup\'s `size`). 409 while the backup is not successful.',
       produces: ['application/zip'], params: FileParams,
@@ -85,7 +85,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
     bodyLimit: app.core.backupFiles.maxUploadBytes,
     config: { permission: 'backup.create' },
     schema: {
-      tags: ['backups'], summary: 'Upload a backup file as a new backup',
+      operationId: 'uploadBackup', tags: ['backups'], summary: 'Upload a backup file as a new backup',
       description: 'Roles: admin, backup_operator. The body is a backup file (as `GET /{backup_id}/file` gives), sent as `application/octet-stream` or `application/zip`. '
         + 'Every entry is checked (paths, symlinks, sizes, SHA-256, expansion) before anything is stored; a file that is not a valid backup file is 400 and leaves nothing behind. '
         + 'The new backup holds the snapshot paths the file names; restores map them to the instance\'s parts.',

@@ -27,7 +27,7 @@ const Params = Type.Object({ name: Type.String() });
 
 export const instanceRoutes: RoutesPlugin = async (app) => {
   app.post('', {
-    schema: { tags: ['instances'], summary: 'Create an instance', description: 'Roles: admin.', body: CreateBody, response: replies({ 201: Ref(Instance) }, ...BODY_ERRORS, 409) },
+    schema: { operationId: 'createInstance', tags: ['instances'], summary: 'Create an instance', description: 'Roles: admin.', body: CreateBody, response: replies({ 201: Ref(Instance) }, ...BODY_ERRORS, 409) },
   }, async (request, reply) => {
     const i = await app.core.instances.create(actorOf(request), pick(request.body, FIELDS));
     reply.code(201);
@@ -35,16 +35,16 @@ export const instanceRoutes: RoutesPlugin = async (app) => {
   });
 
   app.get('', {
-    schema: { tags: ['instances'], summary: 'List instances', description: 'Roles: all.', response: replies({ 200: Type.Array(Ref(Instance)) }) },
+    schema: { operationId: 'listInstances', tags: ['instances'], summary: 'List instances', description: 'Roles: all.', response: replies({ 200: Type.Array(Ref(Instance)) }) },
   }, async (request) => (await app.core.instances.list(actorOf(request))).map(instanceView));
 
   app.get('/:name', {
-    schema: { tags: ['instances'], summary: 'One instance', description: 'Roles: all.', params: Params, response: replies({ 200: Ref(Instance) }, 404) },
+    schema: { operationId: 'getInstance', tags: ['instances'], summary: 'One instance', description: 'Roles: all.', params: Params, response: replies({ 200: Ref(Instance) }, 404) },
   }, async (request) => instanceView(await app.core.instances.get(actorOf(request), request.params.name)));
 
   app.put('/:name', {
     schema: {
-      tags: ['instances'], summary: 'Create (201) or replace (200) an instance', description: 'Roles: admin. Replaces description, parts and repository.',
+      operationId: 'putInstance', tags: ['instances'], summary: 'Create (201) or replace (200) an instance', description: 'Roles: admin. Replaces description, parts and repository.',
       params: Params, body: PutBody, response: replies({ 200: Ref(Instance), 201: Ref(Instance) }, ...BODY_ERRORS),
     },
   }, async (request, reply) => {
@@ -55,7 +55,7 @@ export const instanceRoutes: RoutesPlugin = async (app) => {
 
   app.delete('/:name', {
     schema: {
-      tags: ['instances'], summary: 'Delete an instance', description: 'Roles: admin. Answers 204; 409 while it has backups or running jobs.',
+      operationId: 'deleteInstance', tags: ['instances'], summary: 'Delete an instance', description: 'Roles: admin. Answers 204; 409 while it has backups or running jobs.',
       params: Params, response: replies({ 204: Type.Null() }, 404, 409),
     },
   }, async (request, reply) => {
