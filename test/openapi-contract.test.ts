@@ -21,7 +21,7 @@ import { type ApiUnderTest, startApi, writeTree } from './api-harness.js';
 import { catalogsUnderTest } from './catalogs.js';
 import { ROOT, tempDir } from './helpers.js';
 import { until } from './server-process.js';
-import { routeTable } from './support/routes.js';
+import { registeredRoutes } from './support/routes.js';
 
 const [sqlite] = await catalogsUnderTest();
 const REDOCLY = path.join(ROOT, 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
@@ -102,17 +102,24 @@ describe('the OpenAPI document is the contract', () => {
   });
 
   it('passes Redocly\'s recommended rules with no error and no warning', async () => {
-    const r = await run(REDOCLY, ['lint', docFile, '--extends=recommended', '--format=json'], work);
-    const report = JSON.parse(r.stdout || '{}') as { totals?: { errors: number; warnings: number }; problems?: { ruleId: string; message: string; location?: { pointer?: string }[] }[] };
-    const problems = (report.problems ?? []).map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
+    // The repository's ignore file (each entry says why) applies to a document named openapi.json next to it.
+    fs.copyFileSync(path.join(ROOT, '.redocly.lint-ignore.yaml'), path.join(work, '.redocly.lint-ignore.yaml'));
+    const r = await run(REDOCLY, ['lint', 'openapi.json', '--extends=recommended', '--format=json'], work);
+    const report = JSON.parse(r.stdout || '{}') as { totals?: Record<string, number>; problems?: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[] };
+    const problems = (report.problems ?? []).filter((p) => p.severity !== 'off' && !('ignored' in p && p.ignored))
+      .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`);
     expect(problems, r.stderr).toEqual([]);
-    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    expect(report.totals).toEqual({ errors: 0, warnings: 0, ignored: 2 });
   }, 60_000);
 
   it('every registered route is documented, except the hidden twins named here', () => {
-    const undocumented = routeTable(api.app, doc as never).filter((r) => !r.documented).map((r) => `${r.method} ${r.path}`);
+    // Parameter names left out: Fastify's route tree names a shared parameter after its first route.
+    const shape = (p: string) => p.replace(/:[a-z_]+(\|:[a-z_]+)*/gi, '{}').replace(/\{[a-z_]+\}/gi, '{}');
+    const documented = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => METHODS.filter((m) => ops[m]).map((m) => `${m.toUpperCase()} ${shape(p)}`)));
+    const undocumented = registeredRoutes(api.app).filter((r) => r.method !== 'HEAD' && !r.path.startsWith('/docs'))
+      .map((r) => `${r.method} ${shape(r.path)}`).filter((r) => !documented.has(r));
     // Syncano's paths with the trailing slash, as Syncano's clients send them: the document has each once, without it.
-    expect(undocumented.every((r) => /^[A-Z]+ \/v1\/.*\/$/.test(r)), undocumented.join('\n')).toBe(true);
+    expect(undocumented.filter((r) => !(/^[A-Z]+ \/v1\/.*\/$/.test(r) && documented.has(r.slice(0, -1)))), undocumented.join('\n')).toEqual([]);
     expect(undocumented).toHaveLength(15);
   });
 
@@ -325,7 +332,8 @@ describe('the OpenAPI document is the contract', () => {
     // Last: the factory reset (users and keys go back to first start; the admin's configured key stays).
     await send('riverbedResetFactory', 'POST', '/api/npm.backup/1.0/backups/reset_factory', { expect: 200 });
 
-    expect(violations, prism.output().slice(-4000)).toEqual([]);
+    if (violations.length) process.stderr.write(`Prism's log, last lines:\n${prism.output().slice(-3000)}\n`);
+    expect(violations).toEqual([]);
     const documented = Object.values(doc.paths).flatMap((ops) => METHODS.filter((m) => ops[m]).map((m) => ops[m]!.operationId!)).sort();
     expect([...exercised.keys()].sort()).toEqual(documented);
   }, 120_000);
