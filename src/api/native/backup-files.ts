@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import type { BackupFileDownload } from '../../core/index.js';
+import { type BackupFileDownload, MAX_DESCRIPTION, MAX_LABEL } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref } from '../schema-kit.js';
@@ -19,8 +19,8 @@ export const BACKUP_FILE_MEDIA_TYPES = ['application/octet-stream', 'application
 const FileParams = Type.Object({ backup_id: Type.String({ description: '`backup-<n>` or `<n>`' }) });
 const UploadQuery = Type.Object({
   instance: Type.Optional(Type.String({ description: 'Instance the backup joins (default: the built-in instance `device`)' })),
-  label: Type.Optional(Nullable(Type.String())),
-  description: Type.Optional(Nullable(Type.String())),
+  label: Type.Optional(Nullable(Type.String({ maxLength: MAX_LABEL }))),
+  description: Type.Optional(Nullable(Type.String({ maxLength: MAX_DESCRIPTION }))),
 });
 
 /**

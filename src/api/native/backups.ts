@@ -1,6 +1,6 @@
 /** `/api/v1/backup`: create, list, get and delete backups (botserver's Backup API). */
 import { Type } from 'typebox';
-import { BACKUP_TYPES } from '../../core/index.js';
+import { BACKUP_TYPES, MAX_DESCRIPTION, MAX_LABEL } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref, StringEnum, pick } from '../schema-kit.js';
@@ -16,8 +16,8 @@ const CreateBody = Type.Object({
   type: Type.Optional(StringEnum(BACKUP_TYPES, { description: 'Default incremental' })),
   include_files: Type.Optional(Type.Boolean({ description: 'Default true' })),
   include_database: Type.Optional(Type.Boolean({ description: 'Default true' })),
-  label: Type.Optional(Nullable(Type.String())),
-  description: Type.Optional(Nullable(Type.String())),
+  label: Type.Optional(Nullable(Type.String({ maxLength: MAX_LABEL }))),
+  description: Type.Optional(Nullable(Type.String({ maxLength: MAX_DESCRIPTION }))),
 });
 const CREATE_FIELDS = ['instance', 'type', 'include_files', 'include_database', 'label', 'description'] as const;
 

@@ -1,6 +1,6 @@
 /** `/api/v1/instances`: the things backed up, with their parts (core validates the parts). */
 import { Type } from 'typebox';
-import { PART_KINDS } from '../../core/index.js';
+import { MAX_INSTANCE_DESCRIPTION, NAME_PATTERN, PART_KINDS } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref, StringEnum, pick } from '../schema-kit.js';
@@ -9,20 +9,20 @@ import { COFFER_DATA, Instance } from './schemas.js';
 import { instanceView } from './views.js';
 
 const PartInput = Type.Object({
-  name: Type.String(),
+  name: Type.String({ pattern: NAME_PATTERN }),
   kind: Type.Optional(StringEnum(PART_KINDS, { description: 'Default directory' })),
   path: Type.String({ description: 'Absolute path' }),
   exclude: Type.Optional(Type.Array(Type.String())),
   include_coffer_data: Type.Optional(Type.Boolean({ description: COFFER_DATA })),
 });
 const instanceFields = {
-  description: Type.Optional(Nullable(Type.String())),
+  description: Type.Optional(Nullable(Type.String({ maxLength: MAX_INSTANCE_DESCRIPTION }))),
   parts: Type.Optional(Type.Array(PartInput)),
   repository: Type.Optional(Nullable(Type.String({ description: 'Repository name (default: the default repository)' }))),
 };
 const FIELDS = ['name', 'description', 'parts', 'repository'] as const;
-const CreateBody = Type.Object({ name: Type.String(), ...instanceFields });
-const PutBody = Type.Object({ name: Type.Optional(Type.String({ description: 'Must equal the name in the path when given' })), ...instanceFields });
+const CreateBody = Type.Object({ name: Type.String({ pattern: NAME_PATTERN }), ...instanceFields });
+const PutBody = Type.Object({ name: Type.Optional(Type.String({ pattern: NAME_PATTERN, description: 'Must equal the name in the path when given' })), ...instanceFields });
 const Params = Type.Object({ name: Type.String() });
 
 export const instanceRoutes: RoutesPlugin = async (app) => {

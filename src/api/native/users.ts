@@ -1,6 +1,6 @@
 /** `/api/v1/users` and their API keys (a key is shown once, when made; users manage their own keys). */
 import { Type } from 'typebox';
-import { ROLES } from '../../core/index.js';
+import { MAX_USER_PASSWORD, MIN_USER_PASSWORD, ROLES, USER_NAME_PATTERN } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref, StringEnum } from '../schema-kit.js';
@@ -10,9 +10,12 @@ import { ApiKey, NewApiKey, User } from './schemas.js';
 import { keyView, newKeyView, userView } from './views.js';
 
 const CreateBody = Type.Object({
-  name: Type.String(),
+  name: Type.String({ pattern: USER_NAME_PATTERN }),
   role: StringEnum(ROLES),
-  password: Type.Optional(Nullable(Type.String({ description: 'For HTTP Basic; 8 to 1024 characters. Without one, the user signs in with API keys only' }))),
+  password: Type.Optional(Nullable(Type.String({
+    minLength: MIN_USER_PASSWORD, maxLength: MAX_USER_PASSWORD,
+    description: `For HTTP Basic; ${MIN_USER_PASSWORD} to ${MAX_USER_PASSWORD} characters. Without one, the user signs in with API keys only`,
+  }))),
 });
 const UserParams = Type.Object({ name: Type.String() });
 
