@@ -41,6 +41,8 @@ export const syncanoApi: RoutesPlugin = async (app) => {
       method: r.method, url: routePath.slice(0, -1), handler: r.handler, ...(r.config ? { config: r.config } : {}),
       ...(r.schema ? { schema: r.schema } : {}), ...(r.onSend ? { onSend: r.onSend } : {}),
     } as RouteOptions);
+    // The document is built from the routes' options on first request, so hiding the slashed
+    // route here (after its twin took the schema) keeps it out; validation has its schema already.
     r.schema = { ...(r.schema ?? {}), hide: true };
   }
 };
