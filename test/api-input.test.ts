@@ -152,7 +152,8 @@ describe.each(catalogs)('bad input on $name', (cat: CatalogUnderTest) => {
     const doc = JSON.parse(r.text);
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe('Coffer');
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'basic', 'bearer']);
+    // apiKeyQuery: `?api_key=`, on the Syncano routes only.
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'apiKeyQuery', 'basic', 'bearer']);
     expect(doc.components.securitySchemes.apiKey).toEqual({ type: 'apiKey', in: 'header', name: 'X-API-KEY' });
     for (const s of ['Backup', 'BackupCreated', 'RestoreJob', 'Schedule', 'Instance', 'Job', 'Error']) expect(doc.components.schemas[s], s).toBeDefined();
     const routes = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>)

@@ -10,7 +10,7 @@ export const ErrorBody = Type.Object({
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503;
 
 /** What each error status means, for the OpenAPI document (`x-response-description` is @fastify/swagger's). */
-const MEANING: Record<ErrorStatus, string> = {
+export const ERROR_MEANING: Record<ErrorStatus, string> = {
   400: 'The request is not valid; the message names the field',
   401: 'No valid credentials (WWW-Authenticate: Basic realm="coffer")',
   403: 'Valid credentials whose role may not do this',
@@ -18,12 +18,12 @@ const MEANING: Record<ErrorStatus, string> = {
   409: 'Conflict: e.g. a restore of that instance is in progress, a quota is reached, the thing is in use',
   413: 'The body is larger than the server accepts',
   415: 'The body is not JSON',
-  429: 'Too many failed sign-ins from this address (Retry-After says how long to wait)',
+  429: 'Too many failed sign-ins from this address, or too many open event streams (Retry-After says how long to wait)',
   500: 'Internal error',
   503: 'A service the server needs (catalog, repository storage) does not answer',
 };
 
-const errorRef = (status: ErrorStatus) => Type.Unsafe<Static<typeof ErrorBody>>({ $ref: 'Error#', 'x-response-description': MEANING[status] });
+const errorRef = (status: ErrorStatus) => Type.Unsafe<Static<typeof ErrorBody>>({ $ref: 'Error#', 'x-response-description': ERROR_MEANING[status] });
 type ErrorRefSchema = ReturnType<typeof errorRef>;
 
 /** Every authenticated route can answer these. */

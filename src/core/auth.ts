@@ -4,11 +4,12 @@ import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { type ApiKey, type Catalog, ROLES, type Role, UniqueViolation, type User } from '../catalog/index.js';
 import type { AuditLog } from './audit.js';
 import { CoreError, conflict, invalid, notFound } from './errors.js';
+import { USER_NAME_PATTERN } from './names.js';
 import { type Actor, requirePermission } from './permissions.js';
 import { FailureAudit, Throttle } from './throttle.js';
 
 const KEY_PREFIX = 'cfr_';
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+const NAME_RE = new RegExp(USER_NAME_PATTERN);
 /** Successful password checks are remembered this long, so Basic auth costs one argon2 per client, not one per request. */
 const VERIFIED_TTL_MS = 5 * 60_000;
 /**

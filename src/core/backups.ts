@@ -109,8 +109,8 @@ export class BackupService {
     const includeDatabase = o.include_database ?? true;
     if (typeof includeDatabase !== 'boolean') throw invalid('include_database', 'must be a boolean');
     if (!includeFiles && !includeDatabase) throw invalid('include_files', 'include_files and include_database are both false: nothing to back up');
-    const label = optionalString(o.label, 'label', 64);
-    const description = optionalString(o.description, 'description', 256);
+    const label = optionalString(o.label, 'label', MAX_LABEL);
+    const description = optionalString(o.description, 'description', MAX_DESCRIPTION);
     const instance = await this.catalog.instances.byName(instanceName);
     if (!instance) throw new CoreError('not_found', `instance ${instanceName} not found`, 'instance');
     const scope = o.scope ?? 'full';
@@ -158,8 +158,8 @@ export class BackupService {
     requirePermission(actor, 'backup.create');
     const instanceName = o.instance ?? BUILTIN_INSTANCE;
     if (typeof instanceName !== 'string' || instanceName.length === 0) throw invalid('instance', 'must be the name of an instance');
-    const label = optionalString(o.label, 'label', 64);
-    const description = optionalString(o.description, 'description', 256);
+    const label = optionalString(o.label, 'label', MAX_LABEL);
+    const description = optionalString(o.description, 'description', MAX_DESCRIPTION);
     const instance = await this.catalog.instances.byName(instanceName);
     if (!instance) throw new CoreError('not_found', `instance ${instanceName} not found`, 'instance');
     return this.catalog.transaction(async (tx) => {
@@ -299,6 +299,10 @@ export class BackupService {
     });
   }
 }
+
+/** Longest backup label and description (Syncano's limits, kept by every API). */
+export const MAX_LABEL = 64;
+export const MAX_DESCRIPTION = 256;
 
 function optionalString(v: unknown, field: string, max: number): string | null {
   if (v === undefined || v === null) return null;

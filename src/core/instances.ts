@@ -2,11 +2,13 @@
 import { type Catalog, type Instance, UniqueViolation } from '../catalog/index.js';
 import type { AuditLog } from './audit.js';
 import { conflict, invalid, notFound } from './errors.js';
+import { NAME_PATTERN } from './names.js';
 import { type Part, partsOf, validateParts } from './parts.js';
 import { type Actor, requirePermission } from './permissions.js';
 
 export const BUILTIN_INSTANCE = 'device';
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const MAX_INSTANCE_DESCRIPTION = 1024;
+const NAME_RE = new RegExp(NAME_PATTERN);
 
 export interface InstanceView {
   name: string;
@@ -81,7 +83,7 @@ export class InstanceService {
 
   private async input(name: string, body: Record<string, unknown>) {
     const description = body['description'] ?? null;
-    if (description !== null && (typeof description !== 'string' || description.length > 1024)) throw invalid('description', 'must be a string of at most 1024 characters');
+    if (description !== null && (typeof description !== 'string' || description.length > MAX_INSTANCE_DESCRIPTION)) throw invalid('description', `must be a string of at most ${MAX_INSTANCE_DESCRIPTION} characters`);
     const parts = validateParts(body['parts'] ?? []);
     let repositoryId: number;
     if (body['repository'] === undefined || body['repository'] === null) {

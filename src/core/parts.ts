@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { PartSpec } from '../catalog/index.js';
 import { invalid } from './errors.js';
+import { NAME_PATTERN } from './names.js';
 
 export interface DirectoryPart extends PartSpec {
   name: string;
@@ -21,7 +22,7 @@ export type Part = DirectoryPart;
 export const PART_KINDS = ['directory'] as const;
 
 const PART_FIELDS = ['name', 'kind', 'path', 'exclude', 'include_coffer_data'];
-const PART_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const PART_NAME_RE = new RegExp(NAME_PATTERN);
 
 export function validateParts(raw: unknown, field = 'parts'): Part[] {
   if (!Array.isArray(raw)) throw invalid(field, 'must be an array of parts');

@@ -62,7 +62,8 @@ export function routeTable(app: FastifyInstance, doc: OpenApi): RouteSpec[] {
   for (const { method, path } of registeredRoutes(app)) {
     if (method === 'HEAD' || path.startsWith('/docs')) continue;
     const templ = path.replace(/:([a-z_]+)(\|:[a-z_]+)*/gi, '{$1}');
-    const op = (doc.paths[templ] ?? doc.paths[`${templ}/`])?.[method.toLowerCase()];
+    // Syncano's paths are served with and without their trailing slash and documented without it.
+    const op = (doc.paths[templ] ?? doc.paths[`${templ}/`] ?? doc.paths[templ.replace(/(.)\/$/, '$1')])?.[method.toLowerCase()];
     const params = [...path.matchAll(/:([a-z_]+)/gi)].map((m) => m[1]!).slice(0, path.includes('|') && !path.endsWith('/status') ? 1 : undefined);
     const query = (op?.parameters ?? []).filter((p) => p.in === 'query').map((p) => ({ name: p.name, types: typesOf(doc, p.schema) }));
     const bodySchema = resolve(doc, op?.requestBody?.content?.['application/json']?.schema);

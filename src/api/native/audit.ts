@@ -10,7 +10,7 @@ import { auditView } from './views.js';
 export const auditRoutes: RoutesPlugin = async (app) => {
   app.get('', {
     schema: {
-      tags: ['audit'], summary: 'The audit log', description: 'Roles: admin. The total over all pages is in `X-Total-Count`.',
+      operationId: 'listAuditEvents', tags: ['audit'], summary: 'The audit log', description: 'Roles: admin. The total over all pages is in `X-Total-Count`.',
       querystring: Type.Object({ actor: Type.Optional(Type.String()), action: Type.Optional(Type.String()), ...paging }),
       response: replies({ 200: { ...Type.Array(Ref(AuditEntry)), headers: TOTAL_COUNT } }, 400),
     },

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import type { BackupFileDownload } from '../../core/index.js';
+import { type BackupFileDownload, MAX_DESCRIPTION, MAX_LABEL } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref } from '../schema-kit.js';
@@ -19,8 +19,8 @@ export const BACKUP_FILE_MEDIA_TYPES = ['application/octet-stream', 'application
 const FileParams = Type.Object({ backup_id: Type.String({ description: '`backup-<n>` or `<n>`' }) });
 const UploadQuery = Type.Object({
   instance: Type.Optional(Type.String({ description: 'Instance the backup joins (default: the built-in instance `device`)' })),
-  label: Type.Optional(Nullable(Type.String())),
-  description: Type.Optional(Nullable(Type.String())),
+  label: Type.Optional(Nullable(Type.String({ maxLength: MAX_LABEL }))),
+  description: Type.Optional(Nullable(Type.String({ maxLength: MAX_DESCRIPTION }))),
 });
 
 /**
@@ -59,7 +59,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
     // HEAD has its own route below: Fastify's would read the whole file only to drop it.
     exposeHeadRoute: false,
     schema: {
-      tags: ['backups'], summary: 'Download a backup file (ZIP)',
+      operationId: 'getBackupFile', tags: ['backups'], summary: 'Download a backup file (ZIP)',
       description: 'Roles: admin, backup_operator (viewers see backups, not their content). The backup as a ZIP that `unzip` opens: `manifest.json` (metadata, every file with size and SHA-256) and `content/`. '
         + '`Content-Length` is exact (the backup\'s `size`). 409 while the backup is not successful.',
       produces: ['application/zip'], params: FileParams,
@@ -85,7 +85,7 @@ export const backupFileRoutes: RoutesPlugin = async (app) => {
     bodyLimit: app.core.backupFiles.maxUploadBytes,
     config: { permission: 'backup.create' },
     schema: {
-      tags: ['backups'], summary: 'Upload a backup file as a new backup',
+      operationId: 'uploadBackup', tags: ['backups'], summary: 'Upload a backup file as a new backup',
       description: 'Roles: admin, backup_operator. The body is a backup file (as `GET /{backup_id}/file` gives), sent as `application/octet-stream` or `application/zip`. '
         + 'Every entry is checked (paths, symlinks, sizes, SHA-256, expansion) before anything is stored; a file that is not a valid backup file is 400 and leaves nothing behind. '
         + 'The new backup holds the snapshot paths the file names; restores map them to the instance\'s parts.',

@@ -1,6 +1,6 @@
 /** `/api/v1/backup`: create, list, get and delete backups (botserver's Backup API). */
 import { Type } from 'typebox';
-import { BACKUP_TYPES } from '../../core/index.js';
+import { BACKUP_TYPES, MAX_DESCRIPTION, MAX_LABEL } from '../../core/index.js';
 import { BODY_ERRORS, replies } from '../errors-schema.js';
 import { actorOf } from '../plugins/auth.js';
 import { Nullable, Ref, StringEnum, pick } from '../schema-kit.js';
@@ -16,8 +16,8 @@ const CreateBody = Type.Object({
   type: Type.Optional(StringEnum(BACKUP_TYPES, { description: 'Default incremental' })),
   include_files: Type.Optional(Type.Boolean({ description: 'Default true' })),
   include_database: Type.Optional(Type.Boolean({ description: 'Default true' })),
-  label: Type.Optional(Nullable(Type.String())),
-  description: Type.Optional(Nullable(Type.String())),
+  label: Type.Optional(Nullable(Type.String({ maxLength: MAX_LABEL }))),
+  description: Type.Optional(Nullable(Type.String({ maxLength: MAX_DESCRIPTION }))),
 });
 const CREATE_FIELDS = ['instance', 'type', 'include_files', 'include_database', 'label', 'description'] as const;
 
@@ -33,7 +33,7 @@ const BackupParams = Type.Object({ backup_id: Type.String({ description: '`backu
 export const backupRoutes: RoutesPlugin = async (app) => {
   app.post('/create', {
     schema: {
-      tags: ['backups'], summary: 'Create a backup (runs as a job)', description: 'Roles: admin, backup_operator. The backup is recorded at once with status `scheduled`; poll `GET /{backup_id}` or follow `/api/v1/jobs/{job_id}/events`.',
+      operationId: 'createBackup', tags: ['backups'], summary: 'Create a backup (runs as a job)', description: 'Roles: admin, backup_operator. The backup is recorded at once with status `scheduled`; poll `GET /{backup_id}` or follow `/api/v1/jobs/{job_id}/events`.',
       body: CreateBody, response: replies({ 201: Ref(BackupCreated) }, ...BODY_ERRORS, 404, 409),
     },
   }, async (request, reply) => {
@@ -46,7 +46,7 @@ export const backupRoutes: RoutesPlugin = async (app) => {
   const sentPages = sentJson();
   app.get('/list', {
     schema: {
-      tags: ['backups'], summary: 'List backups, newest first', description: 'Roles: all. The total over all pages is in `X-Total-Count`.',
+      operationId: 'listBackups', tags: ['backups'], summary: 'List backups, newest first', description: 'Roles: all. The total over all pages is in `X-Total-Count`.',
       querystring: ListQuery, response: replies({ 200: { ...Type.Array(Ref(Backup)), headers: TOTAL_COUNT } }, 400),
     },
     onSend: sentPages.onSend,
@@ -61,7 +61,7 @@ export const backupRoutes: RoutesPlugin = async (app) => {
 
   const sentBackups = sentJson();
   app.get('/:backup_id', {
-    schema: { tags: ['backups'], summary: 'One backup', description: 'Roles: all.', params: BackupParams, response: replies({ 200: Ref(Backup) }, 404) },
+    schema: { operationId: 'getBackup', tags: ['backups'], summary: 'One backup', description: 'Roles: all.', params: BackupParams, response: replies({ 200: Ref(Backup) }, 404) },
     onSend: sentBackups.onSend,
   }, async (request, reply) => {
     const b = await app.core.backups.get(actorOf(request), requireId('backup', request.params.backup_id));
@@ -70,7 +70,7 @@ export const backupRoutes: RoutesPlugin = async (app) => {
 
   app.delete('/:backup_id', {
     schema: {
-      tags: ['backups'], summary: 'Delete a backup and its snapshot', description: 'Roles: admin. Answers 204 with no body. Space returns at the next prune.',
+      operationId: 'deleteBackup', tags: ['backups'], summary: 'Delete a backup and its snapshot', description: 'Roles: admin. Answers 204 with no body. Space returns at the next prune.',
       params: BackupParams, response: replies({ 204: Type.Null({ description: 'Deleted' }) }, 404, 409, 503),
     },
   }, async (request, reply) => {

@@ -27,7 +27,7 @@ export const jobEventsRoute: RoutesPlugin = async (app) => {
   app.get('/:job_id/events', {
     exposeHeadRoute: false,
     schema: {
-      tags: ['jobs'], summary: 'Follow a job as Server-Sent Events', description: `Roles: all. Events: progress, state, end (data: the job as JSON). A user may follow at most ${MAX_STREAMS_PER_USER} streams at once (429 beyond).`, produces: ['text/event-stream'],
+      operationId: 'followJobEvents', tags: ['jobs'], summary: 'Follow a job as Server-Sent Events', description: `Roles: all. Events: progress, state, end (data: the job as JSON). A user may follow at most ${MAX_STREAMS_PER_USER} streams at once (429 beyond).`, produces: ['text/event-stream'],
       params: Type.Object({ job_id: Type.String() }),
       response: replies({ 200: Type.String({ description: 'text/event-stream' }) }, 404),
     },

@@ -15,7 +15,7 @@ export const JobParams = Type.Object({ job_id: Type.String({ description: '`job-
 export const jobRoutes: RoutesPlugin = async (app) => {
   app.get('', {
     schema: {
-      tags: ['jobs'], summary: 'List jobs, newest first', description: 'Roles: all. The total over all pages is in `X-Total-Count`.',
+      operationId: 'listJobs', tags: ['jobs'], summary: 'List jobs, newest first', description: 'Roles: all. The total over all pages is in `X-Total-Count`.',
       querystring: Type.Object({ kind: Type.Optional(StringEnum(JOB_KINDS)), state: Type.Optional(StringEnum(JOB_STATES)), ...paging }),
       response: replies({ 200: { ...Type.Array(Ref(Job)), headers: TOTAL_COUNT } }, 400),
     },
@@ -27,12 +27,12 @@ export const jobRoutes: RoutesPlugin = async (app) => {
   });
 
   app.get('/:job_id', {
-    schema: { tags: ['jobs'], summary: 'One job', description: 'Roles: all.', params: JobParams, response: replies({ 200: Ref(Job) }, 404) },
+    schema: { operationId: 'getJob', tags: ['jobs'], summary: 'One job', description: 'Roles: all.', params: JobParams, response: replies({ 200: Ref(Job) }, 404) },
   }, async (request) => jobView(await app.core.jobs.get(actorOf(request), requireId('job', request.params.job_id))));
 
   app.post('/:job_id/cancel', {
     schema: {
-      tags: ['jobs'], summary: 'Cancel a job', description: 'Roles: admin, backup_operator (restores: admin). 202: a queued job ends at once, a running one soon; 409 when it has ended.',
+      operationId: 'cancelJob', tags: ['jobs'], summary: 'Cancel a job', description: 'Roles: admin, backup_operator (restores: admin). 202: a queued job ends at once, a running one soon; 409 when it has ended.',
       params: JobParams, response: replies({ 202: Ref(Job) }, 404, 409),
     },
   }, async (request, reply) => {

@@ -23,12 +23,12 @@ const PasswordReply = Type.Object({
 
 export const repositoryRoutes: RoutesPlugin = async (app) => {
   app.get('', {
-    schema: { tags: ['repositories'], summary: 'List repositories', description: 'Roles: admin.', response: replies({ 200: Type.Array(Ref(Repository)) }) },
+    schema: { operationId: 'listRepositories', tags: ['repositories'], summary: 'List repositories', description: 'Roles: admin.', response: replies({ 200: Type.Array(Ref(Repository)) }) },
   }, async (request) => (await app.core.repositories.list(actorOf(request))).map(repositoryView));
 
   app.post('', {
     schema: {
-      tags: ['repositories'], summary: 'Register (open or create) a repository', description: 'Roles: admin.',
+      operationId: 'createRepository', tags: ['repositories'], summary: 'Register (open or create) a repository', description: 'Roles: admin.',
       body: CreateBody, response: replies({ 201: Ref(Repository) }, ...BODY_ERRORS, 409, 503),
     },
   }, async (request, reply) => {
@@ -40,7 +40,7 @@ export const repositoryRoutes: RoutesPlugin = async (app) => {
 
   app.get('/:name/password', {
     schema: {
-      tags: ['repositories'], summary: 'A repository\'s password (for restic)',
+      operationId: 'getRepositoryPassword', tags: ['repositories'], summary: 'A repository\'s password (for restic)',
       description: 'Roles: admin. Opens the repository with restic around Coffer (the escape hatch). Every call is audited (`repository.password_read`).',
       params: Params, response: replies({ 200: PasswordReply }, 404),
     },

@@ -17,7 +17,7 @@ const RestoreBody = Type.Object({
 export const restoreRoutes: RoutesPlugin = async (app) => {
   app.post('/:backup_id', {
     schema: {
-      tags: ['backups'], summary: 'Restore a backup (runs as a job)', description: 'Roles: admin. 409 while a restore of the target instance runs.',
+      operationId: 'restoreBackup', tags: ['backups'], summary: 'Restore a backup (runs as a job)', description: 'Roles: admin. 409 while a restore of the target instance runs.',
       params: Type.Object({ backup_id: Type.String() }), body: RestoreBody,
       response: replies({ 202: Ref(RestoreJob) }, ...BODY_ERRORS, 404, 409),
     },
@@ -29,7 +29,7 @@ export const restoreRoutes: RoutesPlugin = async (app) => {
 
   app.get('/:job_id/status', {
     schema: {
-      tags: ['backups'], summary: 'Status of a restore', description: 'Roles: all.',
+      operationId: 'getRestoreStatus', tags: ['backups'], summary: 'Status of a restore', description: 'Roles: all.',
       params: Type.Object({ job_id: Type.String({ description: '`job-<n>` or `<n>`' }) }), response: replies({ 200: Ref(RestoreJob) }, 404),
     },
   }, async (request) => restoreView(await app.core.jobs.get(actorOf(request), requireId('job', request.params.job_id), 'restore')));

@@ -33,7 +33,7 @@ const Params = Type.Object({ schedule_id: Type.String({ description: '`schedule-
 
 export const scheduleRoutes: RoutesPlugin = async (app) => {
   app.post('', {
-    schema: { tags: ['backups'], summary: 'Create a schedule', description: 'Roles: admin.', body: CreateBody, response: replies({ 201: Ref(Schedule) }, ...BODY_ERRORS, 404) },
+    schema: { operationId: 'createSchedule', tags: ['backups'], summary: 'Create a schedule', description: 'Roles: admin.', body: CreateBody, response: replies({ 201: Ref(Schedule) }, ...BODY_ERRORS, 404) },
   }, async (request, reply) => {
     const s = await app.core.schedules.create(actorOf(request), pick(request.body, FIELDS));
     reply.code(201);
@@ -42,24 +42,24 @@ export const scheduleRoutes: RoutesPlugin = async (app) => {
 
   app.get('', {
     schema: {
-      tags: ['backups'], summary: 'List schedules', description: 'Roles: all.',
+      operationId: 'listSchedules', tags: ['backups'], summary: 'List schedules', description: 'Roles: all.',
       querystring: Type.Object({ instance: Type.Optional(Type.String()) }), response: replies({ 200: Type.Array(Ref(Schedule)) }, 400),
     },
   }, async (request) => (await app.core.schedules.list(actorOf(request), pick(request.query, ['instance'] as const))).map(scheduleView));
 
   app.get('/:schedule_id', {
-    schema: { tags: ['backups'], summary: 'One schedule', description: 'Roles: all.', params: Params, response: replies({ 200: Ref(Schedule) }, 404) },
+    schema: { operationId: 'getSchedule', tags: ['backups'], summary: 'One schedule', description: 'Roles: all.', params: Params, response: replies({ 200: Ref(Schedule) }, 404) },
   }, async (request) => scheduleView(await app.core.schedules.get(actorOf(request), requireId('schedule', request.params.schedule_id))));
 
   app.put('/:schedule_id', {
     schema: {
-      tags: ['backups'], summary: 'Update a schedule', description: 'Roles: admin. Partial: fields not given keep their values.',
+      operationId: 'updateSchedule', tags: ['backups'], summary: 'Update a schedule', description: 'Roles: admin. Partial: fields not given keep their values.',
       params: Params, body: UpdateBody, response: replies({ 200: Ref(Schedule) }, ...BODY_ERRORS, 404),
     },
   }, async (request) => scheduleView(await app.core.schedules.update(actorOf(request), requireId('schedule', request.params.schedule_id), pick(request.body, FIELDS))));
 
   app.delete('/:schedule_id', {
-    schema: { tags: ['backups'], summary: 'Delete a schedule', description: 'Roles: admin. Answers 204.', params: Params, response: replies({ 204: Type.Null() }, 404) },
+    schema: { operationId: 'deleteSchedule', tags: ['backups'], summary: 'Delete a schedule', description: 'Roles: admin. Answers 204.', params: Params, response: replies({ 204: Type.Null() }, 404) },
   }, async (request, reply) => {
     await app.core.schedules.remove(actorOf(request), requireId('schedule', request.params.schedule_id));
     reply.code(204);

@@ -10,8 +10,8 @@ export const systemRoutes: RoutesPlugin = async (app) => {
   app.get('/healthz', {
     config: { public: true },
     schema: {
-      tags: ['system'], summary: 'Health', description: 'Public. 200 when the catalog answers, 503 when it does not.', security: [],
-      response: publicReplies({ 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }) }, 503),
+      operationId: 'getHealth', tags: ['system'], summary: 'Health', description: 'Public. 200 when the catalog answers, 503 when it does not.', security: [],
+      response: publicReplies({ 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false, description: 'The catalog answers' }) }, 400, 503),
     },
   }, async () => {
     await app.core.health();
@@ -20,7 +20,7 @@ export const systemRoutes: RoutesPlugin = async (app) => {
 
   app.get('/metrics', {
     schema: {
-      tags: ['system'], summary: 'Prometheus metrics', description: 'Any signed-in user (viewer suffices). Jobs by state, bytes backed up, job durations.', produces: ['text/plain'],
+      operationId: 'getMetrics', tags: ['system'], summary: 'Prometheus metrics', description: 'Any signed-in user (viewer suffices). Jobs by state, bytes backed up, job durations.', produces: ['text/plain'],
       response: replies({ 200: Type.String({ description: 'Prometheus text format 0.0.4' }) }),
     },
   }, async (request, reply) => {

@@ -5,6 +5,8 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { publicReplies } from '../errors-schema.js';
+import { GLOBAL_SECURITY, QUERY_KEY_SCHEME, documentRoute, shapeDocument } from './openapi-shape.js';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 export const DOCS_PREFIX = '/docs';
@@ -18,16 +20,22 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       info: {
         title: 'Coffer',
         version,
-        description: 'Backup and restore server. Native API at /api/v1/backup (botserver\'s Backup API), plus instances, users, API keys, repositories, jobs and the audit log.',
+        description: 'Backup and restore server. Native API at /api/v1/backup (botserver\'s Backup API), plus instances, users, API keys, repositories, jobs and the audit log; '
+          + 'the Riverbed (/api/npm.backup/1.0) and Syncano (/v1) dialects; and the configuration backup. '
+          + 'Every GET also answers HEAD (the same headers, no body). Every Syncano path also answers with a trailing `/`, as Syncano\'s own paths end.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
+      // Relative: the document describes the server that serves it, wherever that is.
+      servers: [{ url: '/', description: 'This server' }],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'X-API-KEY' },
           bearer: { type: 'http', scheme: 'bearer', description: 'An API key as a bearer token' },
           basic: { type: 'http', scheme: 'basic' },
+          [QUERY_KEY_SCHEME]: { type: 'apiKey', in: 'query', name: 'api_key', description: 'Syncano routes only, as Syncano\'s clients send it. The key then shows in URLs and access logs: prefer the header.' },
         },
       },
-      security: [{ apiKey: [] }, { bearer: [] }, { basic: [] }],
+      security: GLOBAL_SECURITY,
       tags: [
         { name: 'backups', description: 'Backups, restores and schedules (botserver\'s Backup API)' },
         { name: 'instances', description: 'What is backed up' },
@@ -36,8 +44,13 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'jobs', description: 'Backup, restore and retention jobs' },
         { name: 'audit', description: 'Who did what' },
         { name: 'system', description: 'Health and metrics' },
+        { name: 'riverbed', description: 'Riverbed\'s device backup API (/api/npm.backup/1.0): backups of the built-in instance `device`' },
+        { name: 'syncano', description: 'Syncano\'s instance backup API (/v1): full and partial backups, restores, archive links' },
+        { name: 'configuration', description: 'Backup and restore of Coffer\'s own configuration' },
       ],
     },
+    transform: documentRoute,
+    transformObject: shapeDocument,
     // Components named after their $id (Backup, Schedule…) rather than def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
   });
@@ -48,6 +61,11 @@ export const docsPlugin: FastifyPluginAsync = async (app) => {
   app.addHook('onRoute', (route) => {
     route.config = { ...(route.config ?? {}), public: true };
   });
-  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  app.get(OPENAPI_PATH, {
+    schema: {
+      operationId: 'getOpenApiDocument', tags: ['system'], summary: 'This OpenAPI document', description: 'Public. The document the API is checked against (see docs/api-contract.md).', security: [],
+      response: publicReplies({ 200: { type: 'object', additionalProperties: true, description: 'The OpenAPI 3.1 document' } }, 400),
+    },
+  }, async () => app.swagger());
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, uiConfig: { url: OPENAPI_PATH } as Record<string, unknown> });
 };

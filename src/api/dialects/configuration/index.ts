@@ -59,7 +59,7 @@ export const configurationBackupApi: RoutesPlugin = async (app) => {
 
   app.post('', {
     schema: {
-      tags: ['configuration'], summary: 'Back up Coffer\'s configuration (ZIP)',
+      operationId: 'exportConfiguration', tags: ['configuration'], summary: 'Back up Coffer\'s configuration (ZIP)',
       description: 'Role: admin. Coffer\'s whole configuration (repositories and their passwords, instances and parts, schedules, users and roles, '
         + 'API-key hashes, settings, the server secret) as a ZIP that `unzip` opens: `configuration.json` and `README.txt`. Only the sensitive values are '
         + 'encrypted (scrypt + AES-256-GCM with a key derived from `password`); the ZIP itself is not password-protected.',
@@ -81,7 +81,7 @@ export const configurationBackupApi: RoutesPlugin = async (app) => {
     // The form is described for the OpenAPI document; core checks what arrives (file, password).
     validatorCompiler: () => (data: unknown) => ({ value: data }),
     schema: {
-      tags: ['configuration'], summary: 'Restore Coffer\'s configuration',
+      operationId: 'restoreConfiguration', tags: ['configuration'], summary: 'Restore Coffer\'s configuration',
       description: 'Role: admin. multipart/form-data with the fields `backup` (a file POST made) and `password`. Everything is checked before anything '
         + 'changes; then the configuration is replaced in one transaction (backups and repository data are never deleted; an instance that has backups '
         + 'stays) and Coffer\'s services restart in this process. 400 INVALID_REQUEST for a missing or invalid file or a missing or wrong password, '

@@ -33,7 +33,7 @@ export async function deviceBackup(request: FastifyRequest, rawId: string): Prom
 export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
   app.get('/backups', {
     schema: {
-      tags, summary: 'All backups of this device',
+      operationId: 'riverbedListBackups', tags, summary: 'All backups of this device',
       description: `Roles: all. Newest first. One answer holds at most ${S.MAX_LISTED} backups (Riverbed's device keeps few); `
         + '`X-Total-Count` says how many there are, and `limit`/`offset` page past the first answer.',
       querystring: S.ListQuery, response: riverbedReplies({ 200: S.Backups }, [400]),
@@ -47,7 +47,7 @@ export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
 
   app.post('/backups', {
     schema: {
-      tags, summary: 'Start a backup of this device',
+      operationId: 'riverbedCreateBackup', tags, summary: 'Start a backup of this device',
       description: 'Roles: admin, backup_operator. Takes a backup object of which only `description` is used (read-only fields are ignored). '
         + 'Answers 201 with the new backup, status `started`; poll it until `completed` or `failed`. The backup holds the device\'s parts and Coffer\'s own configuration.',
       body: S.BackupBody, response: riverbedReplies({ 201: S.Backup }, [...BODY_ERRORS, 404, 409]),
@@ -60,12 +60,12 @@ export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
   });
 
   app.get('/backups/items/:id', {
-    schema: { tags, summary: 'One backup', description: 'Roles: all.', params: S.IdParams, response: riverbedReplies({ 200: S.Backup }, [404]) },
+    schema: { operationId: 'riverbedGetBackup', tags, summary: 'One backup', description: 'Roles: all.', params: S.IdParams, response: riverbedReplies({ 200: S.Backup }, [404]) },
   }, async (request) => backupView(await deviceBackup(request, request.params.id)));
 
   app.delete('/backups/items/:id', {
     schema: {
-      tags, summary: 'Delete a backup', description: 'Roles: admin. Answers 204 with no body. 409 while a backup or restore job uses it.',
+      operationId: 'riverbedDeleteBackup', tags, summary: 'Delete a backup', description: 'Roles: admin. Answers 204 with no body. 409 while a backup or restore job uses it.',
       params: S.IdParams, response: riverbedReplies({ 204: { type: 'null', description: 'Deleted' } }, [...BODY_ERRORS, 404, 409, 503]),
     },
   }, async (request, reply) => {
@@ -85,7 +85,7 @@ export const riverbedBackupRoutes: RoutesPlugin = async (app) => {
     // HEAD has its own route below: Fastify's would read the whole file only to drop it.
     exposeHeadRoute: false,
     schema: {
-      tags, summary: 'Download the backup file',
+      operationId: 'riverbedGetBackupFile', tags, summary: 'Download the backup file',
       description: 'Roles: admin, backup_operator. Binary data (a ZIP that `unzip` opens: `manifest.json` and the content); `Content-Length` is the backup\'s `size`. '
         + 'Upload it again with POST /backups/upload. 409 while the backup has not completed.',
       produces: ['application/octet-stream'], params: S.IdParams,

@@ -20,7 +20,7 @@ const tags = ['riverbed'];
 export const riverbedRestoreRoutes: RoutesPlugin = async (app) => {
   app.post('/backups/items/:id/restore', {
     schema: {
-      tags, summary: 'Restore this backup into the device',
+      operationId: 'riverbedRestoreBackup', tags, summary: 'Restore this backup into the device',
       description: 'Roles: admin. No request body. The device\'s parts become exactly what the backup holds (files added since are removed) and Coffer\'s configuration is put back; '
         + 'a partial or uploaded backup only puts back what it holds (nothing is removed; the restore status says so); '
         + 'Coffer restarts its services (not the process) when done. Answers 202 with the restore status (`started`); follow GET /restore_status. 409 while another restore runs or the backup has not completed.',
@@ -35,7 +35,7 @@ export const riverbedRestoreRoutes: RoutesPlugin = async (app) => {
 
   app.post('/backups/reset_factory', {
     schema: {
-      tags, summary: 'Reset Coffer\'s configuration to its first-start state',
+      operationId: 'riverbedResetFactory', tags, summary: 'Reset Coffer\'s configuration to its first-start state',
       description: 'Roles: admin. No request body. Users, API keys, schedules and settings go back to first start (user admin only, with the configured or a newly generated password and key); '
         + 'instance device loses its parts. No repository and no backup is deleted: the backups stay listed and restorable. Audited. Answers with the restore status (`completed`).',
       response: riverbedReplies({ 200: S.RestoreStatus }, [...BODY_ERRORS]),
@@ -47,7 +47,7 @@ export const riverbedRestoreRoutes: RoutesPlugin = async (app) => {
 
   app.get('/restore_status', {
     schema: {
-      tags, summary: 'Status of the latest restore operation',
+      operationId: 'riverbedGetRestoreStatus', tags, summary: 'Status of the latest restore operation',
       description: 'Roles: all. The latest restore of the device, or the latest factory reset if that came later. `last_restore_time` is 0 and `status` `not_run` when none ever ran.',
       response: riverbedReplies({ 200: S.RestoreStatus }, []),
     },

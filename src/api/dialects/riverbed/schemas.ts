@@ -4,6 +4,7 @@
  * undeclared fields, so response validation catches a view that drifts from the seed.
  */
 import { Type } from 'typebox';
+import { MAX_DESCRIPTION } from '../../../core/index.js';
 import { StringEnum } from '../../schema-kit.js';
 import { RIVERBED_BACKUP_STATUSES, RIVERBED_RESTORE_STATUSES } from './words.js';
 
@@ -34,7 +35,7 @@ export const Backups = Type.Object({
  */
 export const BackupBody = Type.Object({
   backup_time: Type.Optional(Type.Integer({ description: 'Read-only: ignored' })),
-  description: Type.Optional(Type.String({ description: 'Description of this backup (at most 256 characters)' })),
+  description: Type.Optional(Type.String({ maxLength: MAX_DESCRIPTION, description: 'Description of this backup' })),
   hostname: Type.Optional(Type.String({ description: 'Read-only: ignored' })),
   id: Type.Optional(Type.String({ description: 'Read-only: ignored' })),
   model: Type.Optional(Type.String({ description: 'Read-only: ignored' })),

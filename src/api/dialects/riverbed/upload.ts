@@ -21,7 +21,7 @@ export const riverbedUploadRoutes: RoutesPlugin = async (app) => {
     bodyLimit: app.core.backupFiles.maxUploadBytes,
     config: { permission: 'backup.create' },
     schema: {
-      tags: ['riverbed'], summary: 'Upload a backup file as a new backup of this device',
+      operationId: 'riverbedUploadBackup', tags: ['riverbed'], summary: 'Upload a backup file as a new backup of this device',
       description: 'Roles: admin, backup_operator. The body is a backup file, sent as `application/octet-stream`. Every entry is checked (paths, symlinks, sizes, checksums, expansion) '
         + 'before anything is stored: anything that is not a valid backup file is 400 and leaves nothing behind. Answers 201 with the new backup, status `completed`; '
         + 'while the body arrives the backup is listed as `uploading`.',

@@ -14,7 +14,7 @@ export const syncanoArchiveRoutes: RoutesPlugin = async (app) => {
   app.get(`/archives/:token/${ARCHIVE_FILE}`, {
     config: { public: true },
     schema: {
-      tags: ['syncano'], summary: 'Download a partial backup\'s archive (ZIP) by its signed link',
+      operationId: 'syncanoGetArchive', tags: ['syncano'], summary: 'Download a partial backup\'s archive (ZIP) by its signed link',
       description: 'No API key: the token in the path is the credential. It expires (a day after it was handed out) and stops working when the backup is deleted; every read of the backup hands out a fresh link. 404 for a link that is not (or no longer) valid.',
       produces: ['application/zip'], params: Type.Object({ token: Type.String() }), security: [],
       response: syncanoReplies({ 200: { type: 'string', format: 'binary', description: 'The backup file (application/zip)' } }, [404, 500, 503], { public: true }),

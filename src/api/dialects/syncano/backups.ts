@@ -16,6 +16,8 @@ import { fullBackupView, partialBackupView } from './views.js';
 
 const SCOPES: readonly BackupScope[] = ['full', 'partial'];
 const TITLE: Record<BackupScope, string> = { full: 'Full backups', partial: 'Partial backups' };
+/** The scope in operationIds: syncanoCreateFullBackup, syncanoListPartialBackups… */
+const NAME: Record<BackupScope, string> = { full: 'Full', partial: 'Partial' };
 
 /** A path id: digits only, within the catalog's integer range; anything else is the same 404 as an unknown id. */
 export function pathId(raw: string, what: string): number {
@@ -65,7 +67,7 @@ export const syncanoBackupRoutes: RoutesPlugin = async (app) => {
 
     app.post(`/instances/:instance/backups/${scope}/`, {
       schema: {
-        tags, summary: `Create a ${scope} backup of an instance`,
+        operationId: `syncanoCreate${NAME[scope]}Backup`, tags, summary: `Create a ${scope} backup of an instance`,
         description: `Roles: admin, backup_operator. Answers 201 with the backup, status \`scheduled\`; poll \`links.self\` until \`success\` or \`error\`. At most \`max-backups-per-account\` live backups (default 25) per account: the next is 400.`
           + (scope === 'partial' ? ' `query_args` (required) selects parts and items: see OPTIONS for the schema.' : ''),
         params: S.InstanceParams, body: scope === 'full' ? S.BackupBody : S.PartialBackupBody,
@@ -83,32 +85,32 @@ export const syncanoBackupRoutes: RoutesPlugin = async (app) => {
 
     app.get(`/instances/:instance/backups/${scope}/`, {
       schema: {
-        tags, summary: `${TITLE[scope]} of an instance`, description: 'Roles: all. Paged: follow `next` and `prev`.',
+        operationId: `syncanoListInstance${NAME[scope]}Backups`, tags, summary: `${TITLE[scope]} of an instance`, description: 'Roles: all. Paged: follow `next` and `prev`.',
         params: S.InstanceParams, querystring: S.PageQuery, response: syncanoReplies({ 200: S.ListOf(Item) }, [400, 404]),
       },
     }, async (request) => list(request, scope, request.query, request.params.instance));
 
     app.options(`/instances/:instance/backups/${scope}/`, {
       schema: {
-        tags, summary: `What POST takes (${scope} backups)`, description: 'Roles: all.' + (scope === 'partial' ? ' `actions.POST.query_args.schema` is the JSON schema of query_args for this instance\'s parts.' : ''),
+        operationId: `syncanoDescribe${NAME[scope]}Backups`, tags, summary: `What POST takes (${scope} backups)`, description: 'Roles: all.' + (scope === 'partial' ? ' `actions.POST.query_args.schema` is the JSON schema of query_args for this instance\'s parts.' : ''),
         params: S.InstanceParams, response: syncanoReplies({ 200: S.Metadata }, [404]),
       },
     }, async (request) => backupListMetadata(scope, (await app.core.instances.get(actorOf(request), request.params.instance)).parts));
 
     app.get(`/backups/${scope}/`, {
       schema: {
-        tags, summary: `${TITLE[scope]} of every instance`, description: 'Roles: all. Paged: follow `next` and `prev`.',
+        operationId: `syncanoList${NAME[scope]}Backups`, tags, summary: `${TITLE[scope]} of every instance`, description: 'Roles: all. Paged: follow `next` and `prev`.',
         querystring: S.PageQuery, response: syncanoReplies({ 200: S.ListOf(Item) }, [400]),
       },
     }, async (request) => list(request, scope, request.query));
 
     app.get(`/backups/${scope}/:id/`, {
-      schema: { tags, summary: `One ${scope} backup`, description: 'Roles: all.', params: S.IdParams, response: syncanoReplies({ 200: Item }, [404]) },
+      schema: { operationId: `syncanoGet${NAME[scope]}Backup`, tags, summary: `One ${scope} backup`, description: 'Roles: all.', params: S.IdParams, response: syncanoReplies({ 200: Item }, [404]) },
     }, async (request) => view(request, await backupOf(request, scope, request.params.id)));
 
     app.delete(`/backups/${scope}/:id/`, {
       schema: {
-        tags, summary: `Delete a ${scope} backup`, description: 'Roles: admin. Answers 204 with no body; its archive link stops working. 409 while a backup or restore job uses it.',
+        operationId: `syncanoDelete${NAME[scope]}Backup`, tags, summary: `Delete a ${scope} backup`, description: 'Roles: admin. Answers 204 with no body; its archive link stops working. 409 while a backup or restore job uses it.',
         params: S.IdParams, response: syncanoReplies({ 204: { type: 'null', description: 'Deleted' } }, [404, 409, 503]),
       },
     }, async (request, reply) => {

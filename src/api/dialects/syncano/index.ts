@@ -1,8 +1,11 @@
 /**
  * Syncano instance backups (seed 003) at /v1: a thin adapter over core, with the seed's shapes,
- * words and errors. Syncano instances are Coffer instances (by name). Syncano's paths end in `/`;
- * each is also served without it (the seed itself writes `/v1/backups/full`), hidden from the
- * OpenAPI document. Bodies are JSON or HTML-form encoded, as Syncano's parsers took them.
+ * words and errors. Syncano instances are Coffer instances (by name). Syncano's paths end in `/`,
+ * and Syncano's clients send them so; each is also served without it (the seed itself writes
+ * `/v1/backups/full`). The OpenAPI document lists the paths without the slash (generated clients
+ * get plain paths; its description says every one also takes the slash) and hides the slashed
+ * twins, so that each operation is there once. Bodies are JSON or HTML-form encoded, as
+ * Syncano's parsers took them, and the document says both.
  */
 import type { RouteOptions } from 'fastify';
 import type { RoutesPlugin } from '../../type-provider.js';
@@ -10,6 +13,8 @@ import { syncanoArchiveRoutes } from './archives.js';
 import { syncanoBackupRoutes } from './backups.js';
 import { syncanoErrorHandler, syncanoNotFound } from './errors.js';
 import { syncanoRestoreRoutes } from './restores.js';
+
+const FORM_OR_JSON = ['application/json', 'application/x-www-form-urlencoded'];
 
 export const syncanoApi: RoutesPlugin = async (app) => {
   app.setErrorHandler(syncanoErrorHandler);
@@ -22,6 +27,7 @@ export const syncanoApi: RoutesPlugin = async (app) => {
   const slashed: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
     route.config = { ...(route.config ?? {}), apiKeyInQuery: true };
+    if (route.schema?.body) route.schema = { ...route.schema, consumes: FORM_OR_JSON };
     const method = route.method;
     if (route.url.endsWith('/') && method !== 'HEAD' && !(Array.isArray(method) && method.includes('HEAD'))) slashed.push(route as RouteOptions);
   });
@@ -33,7 +39,10 @@ export const syncanoApi: RoutesPlugin = async (app) => {
     const routePath = (r as RouteOptions & { routePath: string }).routePath;
     app.route({
       method: r.method, url: routePath.slice(0, -1), handler: r.handler, ...(r.config ? { config: r.config } : {}),
-      schema: { ...(r.schema ?? {}), hide: true }, ...(r.onSend ? { onSend: r.onSend } : {}),
+      ...(r.schema ? { schema: r.schema } : {}), ...(r.onSend ? { onSend: r.onSend } : {}),
     } as RouteOptions);
+    // The document is built from the routes' options on first request, so hiding the slashed
+    // route here (after its twin took the schema) keeps it out; validation has its schema already.
+    r.schema = { ...(r.schema ?? {}), hide: true };
   }
 };

@@ -18,7 +18,7 @@ export const syncanoRestoreRoutes: RoutesPlugin = async (app) => {
 
   app.post('/instances/:instance/restores/', {
     schema: {
-      tags, summary: 'Restore a backup into an instance',
+      operationId: 'syncanoCreateRestore', tags, summary: 'Restore a backup into an instance',
       description: 'Roles: admin. Answers 201 with the restore, status `scheduled`; poll `links.self`. A full backup erases what the instance holds and puts the backup\'s state back exactly; a partial backup puts back only what it holds. 409 while another restore of the instance runs.',
       params: S.InstanceParams, body: S.RestoreBody, response: syncanoReplies({ 201: S.Restore }, [400, 404, 409, 413, 415]),
     },
@@ -40,7 +40,7 @@ export const syncanoRestoreRoutes: RoutesPlugin = async (app) => {
 
   app.get('/instances/:instance/restores/', {
     schema: {
-      tags, summary: 'Restores into an instance', description: 'Roles: all. Paged: follow `next` and `prev`.',
+      operationId: 'syncanoListRestores', tags, summary: 'Restores into an instance', description: 'Roles: all. Paged: follow `next` and `prev`.',
       params: S.InstanceParams, querystring: S.PageQuery, response: syncanoReplies({ 200: S.ListOf(S.Restore) }, [400, 404]),
     },
   }, async (request) => {
@@ -52,7 +52,7 @@ export const syncanoRestoreRoutes: RoutesPlugin = async (app) => {
   });
 
   app.get('/instances/:instance/restores/:id/', {
-    schema: { tags, summary: 'One restore', description: 'Roles: all.', params: S.InstanceIdParams, response: syncanoReplies({ 200: S.Restore }, [404]) },
+    schema: { operationId: 'syncanoGetRestore', tags, summary: 'One restore', description: 'Roles: all.', params: S.InstanceIdParams, response: syncanoReplies({ 200: S.Restore }, [404]) },
   }, async (request) => {
     const job = await app.core.jobs.get(actorOf(request), pathId(request.params.id, 'restore'), 'restore');
     if (job.instance !== request.params.instance) throw new CoreError('not_found', `restore ${job.id} is not a restore of instance ${request.params.instance}`);

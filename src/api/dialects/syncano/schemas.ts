@@ -63,8 +63,8 @@ export function ListOf<T extends TSchema>(item: T) {
 }
 
 export const PageQuery = Type.Object({
-  page_size: Type.Optional(Type.String({ description: 'Objects per page, 0 to 100 (default 100)' })),
-  ordering: Type.Optional(Type.String({ description: '`asc` (default: oldest first) or `desc`' })),
+  page_size: Type.Optional(Type.String({ description: 'Objects per page: digits, 0 to 100 (default 100). A larger number is taken as 100, as Syncano did; anything but digits is 400 (`Incorrect page parameter provided.`)' })),
+  ordering: Type.Optional(Type.String({ description: '`asc` (default: oldest first) or `desc`; any other value is taken as `asc`, as Syncano did' })),
   direction: Type.Optional(Type.String({ description: '1: the page after last_pk; 0: the page before it (as in `next` and `prev`)' })),
   last_pk: Type.Optional(Type.String({ description: 'The id the page starts after (direction 1) or before (direction 0)' })),
 });
