@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { type Actor, Core, CoreError, SYSTEM_ACTOR } from '../src/core/index.js';
+import { type Actor, Core, CoreError, SILENT_LOGGER, SYSTEM_ACTOR } from '../src/core/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
 import { tempDir } from './helpers.js';
@@ -152,9 +152,8 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
     await core.catalog.schedules.setNext(s.id, new Date(Date.now() - 3 * 86_400_000).toISOString());
     const second = await Catalog.open(location); // another process sharing the catalog
     try {
-      const log = () => {};
-      const a = new Scheduler(core.catalog, core.backups, core.audit, log);
-      const b = new Scheduler(second as unknown as Catalog, core.backups, core.audit, log);
+      const a = new Scheduler(core.catalog, core.backups, core.audit, SILENT_LOGGER);
+      const b = new Scheduler(second as unknown as Catalog, core.backups, core.audit, SILENT_LOGGER);
       await Promise.all([a.tick(), b.tick()]);
       let jobs = await core.catalog.jobs.list({ kind: 'backup', limit: 10, offset: 0 });
       expect(jobs.total).toBe(1); // once, not three times, not once per process

@@ -10,6 +10,11 @@ import { parseGoDuration } from '../mqtt/index.js';
 
 type Kind = 'string' | 'int' | 'bool';
 
+/** The words of `--log-level` (pino's levels) and `--log-format`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** Every setting of `serve`: its flag name, what it holds, its default and its help. */
 export const SERVE_SETTINGS = {
   'data-dir': { kind: 'string', def: './coffer-data', help: 'data directory (catalog, secret, default repository)' },
@@ -25,7 +30,8 @@ export const SERVE_SETTINGS = {
   'max-backups-per-account': { kind: 'int', def: 25, help: 'backups one user may have created (0: no limit)' },
   model: { kind: 'string', def: 'coffer', help: 'device model reported with backups' },
   serial: { kind: 'string', def: '', help: 'device serial number reported with backups' },
-  'log-level': { kind: 'string', def: 'info', help: 'fatal | error | warn | info | debug | trace | silent' },
+  'log-level': { kind: 'string', def: 'info', help: 'trace | debug | info | warn | error | fatal | silent (see docs/logging.md)' },
+  'log-format': { kind: 'string', def: undefined, help: 'json (one JSON object a line) | pretty (readable lines); default pretty when stdout is a terminal, else json' },
   'body-limit': { kind: 'int', def: 1024 * 1024, help: 'largest JSON request body in bytes' },
   'max-upload-bytes': { kind: 'int', def: 64 * 1024 ** 3, help: 'largest backup file an upload may send, in bytes (streamed to disk under <data-dir>/uploads)' },
   'trust-proxy': { kind: 'string', def: undefined, help: 'behind a reverse proxy: take the client address, host and scheme from its X-Forwarded-* headers; true (any proxy) or the proxies\' addresses (comma-separated IPs or CIDRs). Off by default: a client could forge them' },
@@ -122,6 +128,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   }
   if (!['all', 'api', 'worker'].includes(out['role'] as string)) throw new UsageError(`role must be all, api or worker, got ${String(out['role'])}`);
   if ((out['port'] as number) > 65535) throw new UsageError('port must be at most 65535');
+  if (!(LOG_LEVELS as readonly string[]).includes(out['log-level'] as string)) throw new UsageError(`log-level must be one of ${LOG_LEVELS.join(', ')}, got ${String(out['log-level'])}`);
+  if (out['log-format'] !== undefined && !(LOG_FORMATS as readonly string[]).includes(out['log-format'] as string)) throw new UsageError(`log-format must be json or pretty, got ${String(out['log-format'])}`);
   if (!['strict', 'scoped', 'lax'].includes(out['kanto-mode'] as string)) throw new UsageError(`kanto-mode must be strict, scoped or lax, got ${String(out['kanto-mode'])}`);
   if (out['mqtt-url'] !== undefined && out['kanto-dir'] === undefined && out['kanto-mode'] !== 'lax') throw new UsageError('--kanto-dir is required with --mqtt-url unless --kanto-mode is lax');
   try {
