@@ -100,13 +100,13 @@ export class Core {
 
   private readonly secretFile: string;
   private readonly log: LogLine;
-  private readonly stopLoggingJobs: () => void;
+  private readonly jobLog: { stop(): Promise<void> };
 
   private constructor(readonly catalog: Catalog, readonly secret: ServerSecret, private readonly opts: CoreOptions, private readonly logger: Logger) {
     const log = logLineOf(logger);
     this.log = log;
     this.secretFile = secretFileOf(opts);
-    this.stopLoggingJobs = logJobs(this.events, catalog, logger.child({ component: 'jobs' }));
+    this.jobLog = logJobs(this.events, catalog, logger.child({ component: 'jobs' }));
     this.audit = new AuditLog(catalog, (err) => log('audit log write failed', err));
     this.auth = new AuthService(catalog, this.audit);
     this.repositories = new RepositoryService(catalog, secret, this.audit);
@@ -265,7 +265,8 @@ export class Core {
     await this.restarting;
     this.scheduler?.stop();
     await this.runner?.stop();
-    this.stopLoggingJobs();
+    // The ends of the jobs just interrupted are written before the catalog (which names their instances) closes.
+    await this.jobLog.stop();
     await this.catalog.close();
   }
 }

@@ -19,8 +19,8 @@ const REMEMBERED = 1000;
 
 type Phase = 'running' | 'queued' | 'ended';
 
-/** Starts logging the jobs of `events`; returns the function that stops it. */
-export function logJobs(events: JobEvents, catalog: Catalog, logger: Logger): () => void {
+/** Starts logging the jobs of `events`; `stop` ends it once the lines of events already seen are written. */
+export function logJobs(events: JobEvents, catalog: Catalog, logger: Logger): { stop(): Promise<void> } {
   const phases = new Map<number, { phase: Phase; attempt: number; startedMs: number }>();
   const instanceNames = new Map<number, string>();
   // One line at a time, in the order of events, though each waits for an instance's name.
@@ -63,7 +63,13 @@ export function logJobs(events: JobEvents, catalog: Catalog, logger: Logger): ()
       write(job, (f) => logger.info(f, `${job.kind} job ${job.id} started`));
     }
   };
-  return events.subscribe('*', seen);
+  const unsubscribe = events.subscribe('*', seen);
+  return {
+    stop: async () => {
+      unsubscribe();
+      await writing;
+    },
+  };
 }
 
 /** The fields every job line carries; counts only where the job has made progress. */
