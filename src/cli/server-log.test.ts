@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createServerLogger, prettyLine } from './server-log.js';
+import { createServerLogger, noticeLogger, prettyLine } from './server-log.js';
 
 function captured(format: 'json' | 'pretty', level = 'info') {
   const out: string[] = [];
@@ -21,6 +21,13 @@ describe('the server logger', () => {
     logger.info('quiet');
     logger.warn('loud');
     expect(out.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['loud']);
+  });
+
+  it('notices pass every level, silent included', () => {
+    const { logger, out } = captured('json', 'silent');
+    logger.error('not this');
+    noticeLogger(logger).info({ notice: 'listening' }, 'coffer listening on http://127.0.0.1:1');
+    expect(out.map((l) => JSON.parse(l) as Record<string, unknown>)).toMatchObject([{ level: 'info', notice: 'listening' }]);
   });
 
   it('masks credential fields at any depth of a line', () => {
