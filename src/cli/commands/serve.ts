@@ -13,11 +13,15 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
   const cfg: ServeConfig = resolveServeConfig(flags);
   const logger = createServerLogger({ level: cfg['log-level'], format: (cfg['log-format'] as LogFormat | undefined) ?? defaultLogFormat() });
   const onRejection = keepServingOnRejection(logger);
+  // Only watched: Node still ends the process (and prints the exception on stderr) after this line.
+  const onException = (err: Error) => logger.fatal({ err }, 'uncaught exception; the server stops');
   process.on('unhandledRejection', onRejection);
+  process.on('uncaughtExceptionMonitor', onException);
   try {
     return await serve(cfg, logger, signal);
   } finally {
     process.off('unhandledRejection', onRejection);
+    process.off('uncaughtExceptionMonitor', onException);
   }
 }
 
