@@ -5,9 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../src/catalog/index.js';
-import { type Actor, Core, CoreError, SYSTEM_ACTOR } from '../src/core/index.js';
+import { type Actor, Core, CoreError, SILENT_LOGGER, SYSTEM_ACTOR } from '../src/core/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
 import { tempDir } from './helpers.js';
@@ -152,9 +153,9 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
     await core.catalog.schedules.setNext(s.id, new Date(Date.now() - 3 * 86_400_000).toISOString());
     const second = await Catalog.open(location); // another process sharing the catalog
     try {
-      const log = () => {};
-      const a = new Scheduler(core.catalog, core.backups, core.audit, log);
-      const b = new Scheduler(second as unknown as Catalog, core.backups, core.audit, log);
+      const lines: { level: number; msg: string; schedule_id?: number }[] = [];
+      const a = new Scheduler(core.catalog, core.backups, core.audit, pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }));
+      const b = new Scheduler(second as unknown as Catalog, core.backups, core.audit, SILENT_LOGGER);
       await Promise.all([a.tick(), b.tick()]);
       let jobs = await core.catalog.jobs.list({ kind: 'backup', limit: 10, offset: 0 });
       expect(jobs.total).toBe(1); // once, not three times, not once per process
@@ -166,6 +167,8 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
       jobs = await core.catalog.jobs.list({ kind: 'backup', limit: 10, offset: 0 });
       expect(jobs.total).toBe(1);
       expect((await core.schedules.get(SYSTEM_ACTOR, s.id)).lastResult).toMatch(/skipped/);
+      // The server log says so, as a warning.
+      expect(lines.filter((l) => l.schedule_id === s.id && pino.levels.labels[l.level] === 'warn').map((l) => l.msg)).toEqual([`schedule ${s.id} of app skipped: the previous run of this schedule is still going`]);
     } finally {
       await second.close();
     }

@@ -19,7 +19,7 @@ import { VERSION } from '../src/repo/index.js';
 import { buildZip, manifestText, mdata, mfile } from '../src/repo/archive/testing.js';
 import { type ApiUnderTest, type Who, ADMIN_KEY, startApi, writeTree } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
-import { manifest, pseudoRandom, tempDir } from './helpers.js';
+import { manifest, messagesLogger, pseudoRandom, tempDir } from './helpers.js';
 import { ADMIN_KEY as SERVER_ADMIN_KEY, startServer, until } from './server-process.js';
 
 const catalogs = await catalogsUnderTest();
@@ -84,7 +84,7 @@ describe.each(catalogs)('Riverbed npm.backup 1.0 on $name', (cat: CatalogUnderTe
   };
 
   beforeAll(async () => {
-    api = await startApi(cat, { identity: IDENTITY, limits: { maxBackupsPerAccount: 0 }, log: (m) => logs.push(m) });
+    api = await startApi(cat, { identity: IDENTITY, limits: { maxBackupsPerAccount: 0 }, logger: messagesLogger(logs) });
     tree = path.join(api.dir, 'device-tree');
     writeTree(tree, { 'etc/app.conf': 'mode=fast\n', 'data/blob.bin': pseudoRandom(150_000, 7), 'logs/today.log': 'started\n', 'README': 'device files' });
     fs.mkdirSync(path.join(tree, 'empty'));

@@ -8,10 +8,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Logger as PinoLogger, pino } from 'pino';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const COFFER_BIN = path.join(ROOT, 'bin', 'coffer.js');
 export const PASSWORD = 'correct horse battery staple';
+
+/** A real pino logger at info that keeps the message of every line in `messages`. */
+export function messagesLogger(messages: string[]): PinoLogger {
+  return pino({ level: 'info' }, { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) });
+}
 
 export interface RunResult {
   code: number;

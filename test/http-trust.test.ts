@@ -157,7 +157,7 @@ describe('HTTP trust', () => {
   it('L2: the request log holds neither API keys in the query nor archive tokens', async () => {
     let log = '';
     const stream = new Writable({ write(chunk, _enc, done) { log += String(chunk); done(); } });
-    const app = await buildApp(api.core, { logger: { level: 'info', stream } as never });
+    const app = await buildApp(api.core, { logger: { level: 'debug', stream } as never });
     try {
       const key = api.keys.viewer;
       await app.inject({ method: 'GET', url: `/v1/backups/full/?api_key=${encodeURIComponent(key)}` });

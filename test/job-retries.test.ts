@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jobView } from '../src/api/native/views.js';
 import { Core, SYSTEM_ACTOR } from '../src/core/index.js';
@@ -28,10 +29,13 @@ describe.each(catalogs)('backup job retries on $name', (cat: CatalogUnderTest) =
   let dir: string;
   let location: string;
   let cores: Core[] = [];
+  /** What the cores wrote to their log, as pino's JSON lines. */
+  const logLines: { level: number; msg: string; job_id?: number; attempt?: number; reason?: string }[] = [];
 
   /** jobConcurrency null: no job runner in the core at all (role api). */
   const startCore = async (jobConcurrency: number | null) => {
     const c = await Core.start({ dataDir: path.join(dir, 'data'), catalog: location, engineWorkers: 0, jobConcurrency: jobConcurrency ?? 0, adminPassword: 'admin-password',
+      logger: pino({ level: 'info' }, { write: (l: string) => void logLines.push(JSON.parse(l)) }),
       ...(jobConcurrency === null ? { role: 'api' as const } : {}) });
     cores.push(c);
     return c;
@@ -147,6 +151,7 @@ describe.each(catalogs)('backup job retries on $name', (cat: CatalogUnderTest) =
     const repo = await core.repositories.open(instance!.repositoryId);
     // A prune of another process holds the exclusive lock (this process is alive: never stale).
     const held = await RepoLock.acquire(repo, true);
+    logLines.length = 0;
     try {
       await runner.start();
       const { backup, job } = await core.backups.create(SYSTEM_ACTOR, { instance: 'app' });
@@ -157,6 +162,14 @@ describe.each(catalogs)('backup job retries on $name', (cat: CatalogUnderTest) =
       expect(failed.attemptErrors).toHaveLength(MAX_ATTEMPTS);
       for (const e of failed.attemptErrors) expect(e).toMatch(/the repository is locked/);
       expect((await core.backups.get(SYSTEM_ACTOR, backup.id)).status).toBe('error');
+      // The server log tells each attempt: started, queued again with the reason, and the last one failed.
+      const told = await until('the failure in the log', async () => {
+        const mine = logLines.filter((l) => l.job_id === job.id);
+        return mine.some((l) => l.msg.includes('failed')) && mine;
+      }, 10_000, 20);
+      expect(told.map((l) => `${pino.levels.labels[l.level]} ${l.attempt}`), JSON.stringify(told)).toEqual(['info 1', 'warn 1', 'info 2', 'warn 2', 'info 3', 'error 3']);
+      expect(told[1]!.reason).toMatch(/^attempt 1: .*the repository is locked/);
+      expect(told.at(-1)!.msg).toMatch(new RegExp(`^backup job ${job.id} failed: .*the repository is locked`));
 
       // Freed after the first attempt: the second one succeeds.
       const second = await core.backups.create(SYSTEM_ACTOR, { instance: 'app' });

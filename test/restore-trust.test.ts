@@ -16,7 +16,7 @@ import { RepoLock } from '../src/repo/index.js';
 import { buildZip, manifestText, mdata, mfile } from '../src/repo/archive/testing.js';
 import { type ApiUnderTest, startApi, writeTree } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
-import { tempDir } from './helpers.js';
+import { messagesLogger, tempDir } from './helpers.js';
 import { until } from './server-process.js';
 
 const catalogs = await catalogsUnderTest();
@@ -45,7 +45,7 @@ describe.each(catalogs)('restores on $name', (cat: CatalogUnderTest) => {
   const restore = async (backupId: string, body: Record<string, unknown> = {}) => api.restoreDone(await startRestore(backupId, body), 60_000);
 
   beforeAll(async () => {
-    api = await startApi(cat, { log: (m) => logs.push(m) });
+    api = await startApi(cat, { logger: messagesLogger(logs) });
   }, 60_000);
   afterAll(async () => {
     await api?.close();

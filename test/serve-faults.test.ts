@@ -37,5 +37,7 @@ describe('coffer serve and process-level faults', () => {
     server.child.kill('SIGUSR2');
     expect(await exited).not.toBe(0);
     expect(server.output()).toMatch(/an exception nobody catches/);
+    const line = server.output().split('\n').find((l) => l.includes('uncaught exception'));
+    expect(JSON.parse(line!)).toMatchObject({ level: 'fatal', err: { message: expect.stringContaining('an exception nobody catches') } });
   });
 });

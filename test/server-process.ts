@@ -27,7 +27,7 @@ export async function startServer(args: string[], env: Record<string, string> = 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000);
     const look = () => {
-      const m = /coffer listening on (https?:\/\/\S+|no HTTP)/.exec(out);
+      const m = /coffer listening on (https?:\/\/[^\s"]+|no HTTP)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

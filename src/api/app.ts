@@ -3,7 +3,7 @@
  * listens and closes it, tests `inject` into it. The Core is the caller's: closing the app ends
  * open event streams but does not stop the core.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { type Core, DEFAULT_TRANSFER_IDLE_MS } from '../core/index.js';
 import './augment.js';
 import { errorHandler, frameworkErrors, notFoundHandler } from './errors.js';
@@ -16,6 +16,7 @@ import { docsPlugin, registerOpenApi } from './plugins/docs.js';
 import { frontPagePlugin } from './plugins/front-page.js';
 import { inputPlugin } from './plugins/input.js';
 import { redactedRequest } from './plugins/log-redaction.js';
+import { requestLogPlugin } from './plugins/request-log.js';
 import { sameOriginPlugin } from './plugins/same-origin.js';
 import { transferTimeoutsPlugin } from './plugins/transfer-timeouts.js';
 import { responseValidationPlugin } from './plugins/response-validation.js';
@@ -25,6 +26,8 @@ import { formatValidationErrors, validatorCompiler } from './validation.js';
 export interface BuildOptions {
   /** Fastify's logger: false (default), true, or pino options such as `{ level: 'warn' }`. */
   logger?: FastifyServerOptions['logger'];
+  /** A logger of the caller's (`coffer serve` gives the server's one pino logger); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger;
   /** Check every JSON response against its route's schema (tests, development). */
   validateResponses?: boolean;
   /** Largest request body in bytes (default 1 MiB). */
@@ -45,18 +48,21 @@ export interface BuildOptions {
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 
-/** The caller's logger options with the request serializer that keeps credentials out of the log. */
-function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
-  if (!logger) return false;
-  const base = logger === true ? {} : logger;
-  return { ...base, serializers: { ...base.serializers, req: redactedRequest as never } };
+/** The caller's logger, or logger options, with the request serializer that keeps credentials out of the log. */
+function loggerOf(opts: BuildOptions): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  if (opts.loggerInstance) return { loggerInstance: opts.loggerInstance.child({ component: 'http' }, { serializers: { req: redactedRequest as never } }) };
+  if (!opts.logger) return { logger: false };
+  const base = opts.logger === true ? {} : opts.logger;
+  return { logger: { ...base, serializers: { ...base.serializers, req: redactedRequest as never } } };
 }
 
 export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // Fastify types an HTTPS instance apart; the adapter is the same either way.
     ...(opts.https ? { https: opts.https } as object : {}),
-    logger: loggerOptions(opts.logger),
+    ...loggerOf(opts),
+    // One line per request, at a level by its status: requestLogPlugin.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     trustProxy: opts.trustProxy ?? false,
     // No deadline for a whole request or connection (Node's requestTimeout, Fastify's
@@ -78,6 +84,7 @@ export async function buildApp(core: Core, opts: BuildOptions = {}): Promise<Fas
   app.setNotFoundHandler(notFoundHandler);
 
   await app.register(corePlugin, { core, sseHeartbeatMs: opts.sseHeartbeatMs ?? DEFAULT_SSE_HEARTBEAT_MS });
+  await app.register(requestLogPlugin);
   await app.register(transferTimeoutsPlugin, { idleMs: opts.transferIdleMs ?? DEFAULT_TRANSFER_IDLE_MS });
   await app.register(inputPlugin);
   // Before authentication: a cross-site request is refused whoever's credentials the browser added.

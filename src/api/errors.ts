@@ -2,7 +2,7 @@
  * The one error handler of every HTTP surface. What happens is the same everywhere: each
  * CoreErrorCode has its status; a 401 carries the Basic challenge (API clients only: see
  * `challengeFits`); a 429 or 503 that knows when to come back carries Retry-After; Fastify's own
- * client errors keep their 4xx; 5xx are logged; anything unexpected is a 500 that tells the client
+ * client errors keep their 4xx; 5xx are logged (503, busy or unavailable, as a warning); anything unexpected is a 500 that tells the client
  * nothing more than "internal error". What differs is the words: each surface (the native API and
  * each dialect) gives its `ErrorVocabulary`, the body shape and the words of its product.
  */
@@ -65,7 +65,9 @@ export function errorHandlerFor<B>(v: ErrorVocabulary<B>) {
     if (err instanceof CoreError) {
       if (status === 401 && challengeFits(request)) reply.header('WWW-Authenticate', AUTH_CHALLENGE);
       if ((status === 429 || status === 503) && err.retryAfterSeconds !== undefined) reply.header('Retry-After', retryAfterHeader(err.retryAfterSeconds));
-      if (status >= 500) request.log.error({ err }, 'core error');
+      // Busy or unavailable (a repository lock held, a catalog down) is expected and passes: a warning.
+      if (status === 503) request.log.warn({ code: err.code, error: err.message }, `unavailable: ${err.message}`);
+      else if (status >= 500) request.log.error({ err }, 'core error');
     }
     const own = v.special?.(err, status);
     if (own !== undefined) {

@@ -11,6 +11,11 @@ import { type Kind, LOCATION_SETTINGS, SERVE_SETTINGS, type SettingName, envName
 
 export { LOCATION_SETTINGS, SERVE_SETTINGS, type SettingName, envName };
 
+/** The words of `--log-level` (pino's levels) and `--log-format`. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 type ValueOf<K extends SettingName> = (typeof SERVE_SETTINGS)[K]['kind'] extends 'int' ? number : (typeof SERVE_SETTINGS)[K]['kind'] extends 'bool' ? boolean : string;
 export type ServeConfig = { [K in SettingName]: (typeof SERVE_SETTINGS)[K]['def'] extends undefined ? ValueOf<K> | undefined : ValueOf<K> } & {
   adminPassword: string | undefined;
@@ -80,6 +85,8 @@ export function resolveServeConfig(flags: Record<string, unknown>, env: NodeJS.P
   if ((out['tls-cert'] === undefined) !== (out['tls-key'] === undefined)) {
     throw new UsageError(out['tls-cert'] === undefined ? '--tls-key needs --tls-cert (the certificate for that key)' : '--tls-cert needs --tls-key (the certificate\'s private key)');
   }
+  if (!(LOG_LEVELS as readonly string[]).includes(out['log-level'] as string)) throw new UsageError(`log-level must be one of ${LOG_LEVELS.join(', ')}, got ${String(out['log-level'])}`);
+  if (out['log-format'] !== undefined && !(LOG_FORMATS as readonly string[]).includes(out['log-format'] as string)) throw new UsageError(`log-format must be json or pretty, got ${String(out['log-format'])}`);
   if (!['strict', 'scoped', 'lax'].includes(out['kanto-mode'] as string)) throw new UsageError(`kanto-mode must be strict, scoped or lax, got ${String(out['kanto-mode'])}`);
   if (out['mqtt-url'] !== undefined && out['kanto-dir'] === undefined && out['kanto-mode'] !== 'lax') throw new UsageError('--kanto-dir is required with --mqtt-url unless --kanto-mode is lax');
   try {

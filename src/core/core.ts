@@ -20,6 +20,8 @@ import { removeOrphanedStaging, restoreExecutor } from './jobs/restore-executor.
 import { retentionExecutor } from './jobs/retention-executor.js';
 import { JobRunner } from './jobs/runner.js';
 import { JobService } from './jobs.js';
+import { logJobs } from './job-log.js';
+import { type LogLine, type Logger, SILENT_LOGGER, logLineOf } from './logger.js';
 import { KantoService } from './kanto.js';
 import { CoreError } from './errors.js';
 import { renderMetrics } from './metrics.js';
@@ -56,7 +58,8 @@ export interface CoreOptions {
   uploadIdleMs?: number;
   /** Uploads this process takes at once; default 4. */
   maxConcurrentUploads?: number;
-  log?: (msg: string, err?: unknown) => void;
+  /** Where core writes its log (jobs, schedules, faults); default: nowhere. */
+  logger?: Logger;
 }
 
 /** Default largest upload: 64 GiB. */
@@ -96,9 +99,14 @@ export class Core {
   bootstrap: BootstrapCredentials | undefined;
 
   private readonly secretFile: string;
+  private readonly log: LogLine;
+  private readonly jobLog: { stop(): Promise<void> };
 
-  private constructor(readonly catalog: Catalog, readonly secret: ServerSecret, private readonly opts: CoreOptions, private readonly log: (msg: string, err?: unknown) => void) {
+  private constructor(readonly catalog: Catalog, readonly secret: ServerSecret, private readonly opts: CoreOptions, private readonly logger: Logger) {
+    const log = logLineOf(logger);
+    this.log = log;
     this.secretFile = secretFileOf(opts);
+    this.jobLog = logJobs(this.events, catalog, logger.child({ component: 'jobs' }));
     this.audit = new AuditLog(catalog, (err) => log('audit log write failed', err));
     this.auth = new AuthService(catalog, this.audit);
     this.repositories = new RepositoryService(catalog, secret, this.audit);
@@ -128,15 +136,15 @@ export class Core {
   }
 
   static async start(opts: CoreOptions): Promise<Core> {
-    const log = opts.log ?? (() => {});
+    const logger = opts.logger ?? SILENT_LOGGER;
     checkBootstrapCredentials({ password: opts.adminPassword, apiKey: opts.adminApiKey });
     makePrivateDir(opts.dataDir);
     const catalog = await Catalog.open(catalogOf(opts));
     try {
       const secret = ServerSecret.loadOrCreate(secretFileOf(opts));
-      const core = new Core(catalog, secret, opts, log);
+      const core = new Core(catalog, secret, opts, logger);
       await core.firstStart();
-      await core.backupFiles.sweepAbandonedUploads({ atStart: true }).catch((err: unknown) => log('could not clear abandoned uploads', err));
+      await core.backupFiles.sweepAbandonedUploads({ atStart: true }).catch((err: unknown) => core.log('could not clear abandoned uploads', err));
       const role = opts.role ?? 'all';
       if (role !== 'api') await core.startWorkers();
       return core;
@@ -152,12 +160,11 @@ export class Core {
    * runner, no scheduler), so a server running on the same data is not disturbed; `stop()` closes it.
    */
   static async openExisting(opts: CoreOptions): Promise<Core> {
-    const log = opts.log ?? (() => {});
     const secret = ServerSecret.load(secretFileOf(opts));
     const catalog = await Catalog.open(catalogOf(opts));
     try {
       if ((await catalog.users.count()) === 0) throw new CoreError('not_found', `the catalog ${catalog.describe} has no users: has \`coffer serve\` ever started on it?`);
-      return new Core(catalog, secret, opts, log);
+      return new Core(catalog, secret, opts, opts.logger ?? SILENT_LOGGER);
     } catch (err) {
       await catalog.close();
       throw err;
@@ -200,7 +207,7 @@ export class Core {
       },
     });
     await this.runner.start();
-    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.log);
+    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.logger.child({ component: 'scheduler' }));
     this.scheduler.start();
   }
 
@@ -258,6 +265,8 @@ export class Core {
     await this.restarting;
     this.scheduler?.stop();
     await this.runner?.stop();
+    // The ends of the jobs just interrupted are written before the catalog (which names their instances) closes.
+    await this.jobLog.stop();
     await this.catalog.close();
   }
 }

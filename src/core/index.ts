@@ -1,5 +1,6 @@
 /** The core layer's public face. */
 export { Core, type CoreOptions, type BootstrapCredentials } from './core.js';
+export { type Logger, type LogFn, type LogLine, SILENT_LOGGER, logLineOf } from './logger.js';
 export { CoreError, CORE_ERROR_CODES, type CoreErrorCode } from './errors.js';
 export { type Actor, type Permission, PERMISSIONS, SYSTEM_ACTOR, allowed, localAdminActor } from './permissions.js';
 export { type Identity, type Limits, type CreateBackup, type BackupQuery, MAX_DESCRIPTION, MAX_LABEL } from './backups.js';

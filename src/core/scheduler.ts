@@ -9,6 +9,7 @@ import type { Catalog, Schedule } from '../catalog/index.js';
 import type { AuditLog } from './audit.js';
 import type { BackupService } from './backups.js';
 import { CoreError } from './errors.js';
+import type { Logger } from './logger.js';
 import { SYSTEM_ACTOR } from './permissions.js';
 import { nextRun } from './schedules.js';
 
@@ -20,7 +21,7 @@ export class Scheduler {
     private readonly catalog: Catalog,
     private readonly backups: BackupService,
     private readonly audit: AuditLog,
-    private readonly log: (msg: string, err?: unknown) => void,
+    private readonly logger: Logger,
     private readonly tickMs = 500,
   ) {}
 
@@ -40,7 +41,7 @@ export class Scheduler {
     try {
       for (const s of await this.catalog.schedules.due(now.toISOString())) await this.fire(s, now);
     } catch (err) {
-      this.log('scheduler tick failed', err);
+      this.logger.error({ err }, 'scheduler tick failed');
     } finally {
       this.ticking = false;
     }
@@ -51,17 +52,21 @@ export class Scheduler {
     try {
       next = nextRun(s.cron, s.timezone, now)?.toISOString() ?? null;
     } catch (err) {
-      this.log(`schedule ${s.id}: ${(err as Error).message}; disabled until it is fixed`);
+      this.logger.error({ schedule_id: s.id, instance: s.instance, cron: s.cron, error: (err as Error).message }, `schedule ${s.id}: ${(err as Error).message}; disabled until it is fixed`);
     }
     if (!(await this.catalog.schedules.advance(s.id, s.nextRunAt!, next, now.toISOString()))) return; // another process fired it
     try {
       const { backup } = await this.backups.create(SYSTEM_ACTOR, { instance: s.instance, type: s.type, scheduleId: s.id, ...(s.label ? { label: s.label } : {}) });
       await this.catalog.schedules.setResult(s.id, `started backup ${backup.id}`);
+      this.logger.info({ schedule_id: s.id, instance: s.instance, backup_id: backup.id, next_run_at: next }, `schedule ${s.id} fired: backup ${backup.id} of ${s.instance}`);
     } catch (err) {
       const reason = err instanceof CoreError && err.code === 'conflict' ? 'skipped: the previous run of this schedule is still going' : `failed to start: ${(err as Error).message}`;
       await this.catalog.schedules.setResult(s.id, reason);
       await this.audit.record(SYSTEM_ACTOR, 'schedule.skip', `schedule:${s.id}`, { reason });
-      if (!(err instanceof CoreError)) this.log(`schedule ${s.id}`, err);
+      // Skipped or refused (a quota, a missing repository) is the operator's to see; anything else is a fault.
+      const fields = { schedule_id: s.id, instance: s.instance, reason, next_run_at: next };
+      if (err instanceof CoreError) this.logger.warn(fields, `schedule ${s.id} of ${s.instance} ${reason}`);
+      else this.logger.error({ ...fields, err }, `schedule ${s.id} of ${s.instance} ${reason}`);
     }
   }
 }

@@ -2,31 +2,28 @@
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
+import type { Logger } from 'pino';
 import { buildApp } from '../../api/index.js';
-import { Core } from '../../core/index.js';
+import { Core, logLineOf } from '../../core/index.js';
 import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
-import { type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
+import { type LogFormat, type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
+import { createServerLogger, defaultLogFormat, noticeLogger } from '../server-log.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { type TlsMaterial, cleartextWarning, loadTlsFiles, reloadTlsOnSighup } from '../tls.js';
 
-function logLine(level: string, msg: string, err?: unknown): void {
-  const rec: Record<string, unknown> = { level, time: new Date().toISOString(), msg };
-  if (err !== undefined) rec['err'] = err instanceof Error ? { message: err.message, stack: err.stack } : String(err);
-  process.stderr.write(JSON.stringify(rec) + '\n');
-}
-
 export async function serveCommand(flags: Record<string, unknown>, signal: AbortSignal): Promise<number> {
   const cfg: ServeConfig = resolveServeConfig(flags);
-  const quiet = quietLog(cfg);
-  const log = (msg: string, err?: unknown) => {
-    if (!quiet) logLine(err === undefined ? 'info' : 'error', msg, err);
-  };
-  const onRejection = keepServingOnRejection(log);
+  const logger = createServerLogger({ level: cfg['log-level'], format: (cfg['log-format'] as LogFormat | undefined) ?? defaultLogFormat() });
+  const onRejection = keepServingOnRejection(logger);
+  // Only watched: Node still ends the process (and prints the exception on stderr) after this line.
+  const onException = (err: Error) => logger.fatal({ err }, 'uncaught exception; the server stops');
   process.on('unhandledRejection', onRejection);
+  process.on('uncaughtExceptionMonitor', onException);
   try {
-    return await serve(cfg, log, signal);
+    return await serve(cfg, logger, signal);
   } finally {
     process.off('unhandledRejection', onRejection);
+    process.off('uncaughtExceptionMonitor', onException);
   }
 }
 
@@ -35,15 +32,16 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
  * it, with what the error carries, and goes on serving (Node's default would end the process and
  * every other job with it). An uncaught exception stays fatal: the state it leaves is unknown.
  */
-function keepServingOnRejection(log: (msg: string, err?: unknown) => void): (reason: unknown) => void {
+function keepServingOnRejection(logger: Logger): (reason: unknown) => void {
   return (reason) => {
     const code = (reason as { code?: unknown } | null)?.code;
     const name = reason instanceof Error ? reason.name : typeof reason;
-    log(`unhandled promise rejection (${name}${code !== undefined ? ` ${String(code)}` : ''}); the server keeps running`, reason ?? 'undefined');
+    logger.error({ err: reason ?? 'undefined' }, `unhandled promise rejection (${name}${code !== undefined ? ` ${String(code)}` : ''}); the server keeps running`);
   };
 }
 
-async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void, signal: AbortSignal): Promise<number> {
+async function serve(cfg: ServeConfig, logger: Logger, signal: AbortSignal): Promise<number> {
+  const notices = noticeLogger(logger);
   // Before anything opens: a certificate that does not load stops the start with the file named.
   const tls = tlsOf(cfg);
   const proxy = trustProxy(cfg['trust-proxy']);
@@ -62,20 +60,14 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
       identity: { hostname: hostname(), model: cfg.model, serial: cfg.serial },
       ...(cfg.adminPassword ? { adminPassword: cfg.adminPassword } : {}),
       ...(cfg.adminApiKey ? { adminApiKey: cfg.adminApiKey } : {}),
-      log,
+      logger,
     });
   } catch (err) {
     throw new UsageError(`cannot start: ${(err as Error).message}`);
   }
-  if (core.bootstrap) {
-    const b = core.bootstrap;
-    // Shown once, on the first start of an empty data directory; only hashes are kept.
-    process.stdout.write(`Created user admin.${b.generated.password ? ` Password: ${b.password}` : ''}${b.generated.apiKey ? ` API key: ${b.apiKey}` : ''}\n`);
-    if (b.generated.password || b.generated.apiKey) process.stdout.write('Store them now: they are not shown again.\n');
-    process.stdout.write(`${recoveryHint(cfg['data-dir'])}\n`);
-  }
+  if (core.bootstrap) notices.warn({ notice: 'credentials' }, credentialsNotice(core.bootstrap, cfg['data-dir']));
   const app = cfg.role === 'worker' ? undefined : await buildApp(core, {
-    logger: cfg['log-level'] === 'silent' ? false : { level: cfg['log-level'] },
+    loggerInstance: logger,
     validateResponses: cfg['validate-responses'],
     bodyLimit: cfg['body-limit'],
     transferIdleMs: cfg['transfer-idle-timeout'] * 1000,
@@ -90,7 +82,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   }
   let kanto: KantoDevice | undefined;
   try {
-    kanto = startKanto(core, cfg, log);
+    kanto = startKanto(core, cfg, logger.child({ component: 'mqtt' }));
   } catch (err) {
     await app?.close();
     await core.stop();
@@ -99,22 +91,22 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   const address = app?.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   const where = app ? `${tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}` : 'no HTTP (role worker)';
-  log(`coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
-  if (app && tls) log(`TLS certificate: ${tls.material.describe}`);
+  logger.info({ data_dir: cfg['data-dir'], catalog: core.catalog.describe, role: cfg.role }, `coffer serving ${where}; data ${cfg['data-dir']}; catalog ${core.catalog.describe}; role ${cfg.role}`);
+  if (app && tls) logger.info(`TLS certificate: ${tls.material.describe}`);
   const unencrypted = app && typeof address === 'object' && address
     ? cleartextWarning({ address: address.address, tls: tls !== undefined, trustProxy: proxy !== false })
     : undefined;
-  if (unencrypted && !quietLog(cfg)) logLine('warn', unencrypted);
+  if (unencrypted) logger.warn(unencrypted);
   const stopReloading = app && tls
-    ? reloadTlsOnSighup(app.server as unknown as TlsServer, tls.files, { info: (msg) => log(msg), error: (msg, err) => log(msg, err) })
+    ? reloadTlsOnSighup(app.server as unknown as TlsServer, tls.files, { info: (msg) => logger.info(msg), error: (msg, err) => logger.error({ err }, msg) })
     : undefined;
-  log(recoveryHint(cfg['data-dir']));
-  process.stdout.write(`coffer listening on ${where}\n`);
+  logger.info(recoveryHint(cfg['data-dir']));
+  notices.info({ notice: 'listening', url: app ? where : null }, `coffer listening on ${where}`);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  log('shutting down: finishing requests, interrupting running jobs');
+  logger.info('shutting down: finishing requests, interrupting running jobs');
   stopReloading?.();
   await kanto?.stop();
   await app?.close();
@@ -135,8 +127,12 @@ function tlsOf(cfg: ServeConfig): { files: { cert: string; key: string }; materi
   }
 }
 
-function quietLog(cfg: ServeConfig): boolean {
-  return cfg['log-level'] === 'silent';
+/** The admin's credentials, made on the first start of an empty data directory: shown this once (only hashes are kept). */
+function credentialsNotice(b: NonNullable<Core['bootstrap']>, dataDir: string): string {
+  const lines = [`Created user admin.${b.generated.password ? ` Password: ${b.password}` : ''}${b.generated.apiKey ? ` API key: ${b.apiKey}` : ''}`];
+  if (b.generated.password || b.generated.apiKey) lines.push('Store them now: they are not shown again.');
+  lines.push(recoveryHint(dataDir));
+  return lines.join('\n');
 }
 
 /** How to get back in when the admin's credentials are lost: shown with them, and at every start. */
@@ -151,7 +147,7 @@ function trustProxy(value: string | undefined): boolean | string {
 }
 
 /** The Kanto File Backup device over MQTT, when a broker is configured. */
-function startKanto(core: Core, cfg: ServeConfig, log: (msg: string, err?: unknown) => void): KantoDevice | undefined {
+function startKanto(core: Core, cfg: ServeConfig, logger: Logger): KantoDevice | undefined {
   const url = cfg['mqtt-url'];
   if (!url) return undefined;
   return KantoDevice.start(core, {
@@ -168,5 +164,5 @@ function startKanto(core: Core, cfg: ServeConfig, log: (msg: string, err?: unkno
     periodMs: parseGoDuration(cfg['kanto-period']),
     allowPrivateUrls: cfg['kanto-allow-private-urls'],
     maxDownloadBytes: cfg['kanto-max-download-bytes'] ?? cfg['max-upload-bytes'],
-  }, log);
+  }, logLineOf(logger));
 }

@@ -107,7 +107,6 @@ export class JobRunner {
       return true;
     });
     if (!done) return 'taken';
-    this.opts.log(`job ${job.id}: attempt ${job.attempts} of ${max} ended (${reason}); queued again`);
     const queued = await this.catalog.jobs.get(job.id);
     if (queued) this.events.publish(queued);
     return 'requeued';
