@@ -65,7 +65,7 @@ describe('coffer serve over HTTPS', () => {
     certFile = path.join(dir, 'cert.pem');
     keyFile = path.join(dir, 'key.pem');
     install(cert1);
-    server = await startServer(['--data-dir', path.join(dir, 'data'), '--tls-cert', certFile, '--tls-key', keyFile]);
+    server = await startServer(['--log-level', 'info', '--data-dir', path.join(dir, 'data'), '--tls-cert', certFile, '--tls-key', keyFile]);
   }, 120_000);
   afterAll(async () => {
     await server?.stop();
