@@ -1,5 +1,5 @@
 /**
- * Authentication and Coffer's own secrets (issue 10): sign-in throttling never locks out a valid
+ * Authentication and Coffer's own secrets: sign-in throttling never locks out a valid
  * API key, Basic auth costs an argon2 check whether or not the user exists, bootstrap credentials
  * are checked, the data directory and catalog are private, viewers do not read backed-up content,
  * Coffer's own files stay out of parts that cover them, a device backup's configuration copy shows

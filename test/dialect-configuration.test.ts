@@ -1,5 +1,5 @@
 /**
- * The configuration backup dialect (seed 001) end to end on SQLite and PostgreSQL: the seed's own
+ * The configuration backup dialect (docs/dialects.md) end to end on SQLite and PostgreSQL: the documentation's own
  * curl commands against a listening server (export → `unzip -t`, nothing sensitive in clear text →
  * changes → restore → 204 and everything back, services running again), every error the seed
  * names (400 INVALID_REQUEST with the configuration untouched), roles, a server adopting the

@@ -1,10 +1,10 @@
 /**
- * The Riverbed npm.backup 1.0 dialect (seed 002) end to end, on SQLite and PostgreSQL: every route
+ * The Riverbed npm.backup 1.0 dialect (docs/dialects.md) end to end, on SQLite and PostgreSQL: every route
  * of the seed replayed against a real Core whose built-in instance `device` backs up a temporary
  * tree; every backup status word reached (started, completed, failed, uploading); the backup file
  * downloaded (exact Content-Length, `unzip -t`), uploaded back and restored (merge: uploads never delete); hostile files
  * refused; one restore at a time; restore_status from not_run to completed; factory reset;
- * 401/403/404. Then the seed's requests over real HTTP against a `coffer serve` process.
+ * 401/403/404. Then Riverbed's documentation's requests over real HTTP against a `coffer serve` process.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,7 +25,7 @@ import { ADMIN_KEY as SERVER_ADMIN_KEY, startServer, until } from './server-proc
 const catalogs = await catalogsUnderTest();
 
 const BASE = '/api/npm.backup/1.0';
-/** The backup object's fields: the seed's, with Coffer's `partial` and `uploaded` (where a backup came from, what it holds). */
+/** The backup object's fields: Riverbed's documentation's, with Coffer's `partial` and `uploaded` (where a backup came from, what it holds). */
 const SEED_BACKUP_FIELDS = ['backup_time', 'description', 'hostname', 'id', 'model', 'partial', 'serial', 'size', 'status', 'status_message', 'sw_version', 'uploaded'];
 const RESTORE_STATUS_FIELDS = ['last_restore_time', 'status', 'status_message'];
 const IDENTITY = { hostname: 'rvbd-test-host', model: 'SteelCentral NPM', serial: 'RVBD-0042' };

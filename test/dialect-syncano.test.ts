@@ -1,5 +1,5 @@
 /**
- * The Syncano dialect (seed 003) end to end, on SQLite and PostgreSQL: the seed's own requests
+ * The Syncano dialect (docs/dialects.md) end to end, on SQLite and PostgreSQL: the requests of Syncano's documentation
  * replayed (full backup, partial backup with its stray `room` field, OPTIONS), every status word
  * that can be reached, the signed archive link (downloads without a key, `unzip -t` passes, holds
  * exactly the selection; refused once deleted, altered or expired), full restores (exact) and
@@ -23,7 +23,7 @@ const FULL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'size', 'stat
 const PARTIAL_FIELDS = ['id', 'instance', 'created_at', 'updated_at', 'archive', 'size', 'status', 'status_info', 'description', 'label', 'uploaded', 'query_args', 'links'];
 const SYNCANO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
-/** The seed's OPTIONS document with this instance's parts (`class`, `user`) as query_args' properties. */
+/** Syncano's documentation's OPTIONS document with this instance's parts (`class`, `user`) as query_args' properties. */
 function expectedMetadata(parts: string[]) {
   const ro = (type: string, label: string) => ({ type, required: false, read_only: true, label });
   return {
@@ -52,7 +52,7 @@ const unzip = (args: string[]) => execFileSync('unzip', args, { encoding: 'utf8'
 describe.each(catalogs)('Syncano dialect on $name', (cat: CatalogUnderTest) => {
   let api: ApiUnderTest;
   let shop: string;
-  /** The seed's partial backup, once it succeeded. */
+  /** Syncano's documentation's partial backup, once it succeeded. */
   let seedPartial: { id: number; archive: string; size: number; links: { self: string } };
   const parts = (root: string) => [{ name: 'class', kind: 'directory', path: path.join(root, 'class') }, { name: 'user', kind: 'directory', path: path.join(root, 'user') }];
   const makeInstance = async (name: string, root: string) => {

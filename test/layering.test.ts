@@ -1,5 +1,5 @@
 /**
- * The layering rule of DESIGN.md section 1: imports point down only, and across layers only
+ * The layering rule of docs/architecture.md: imports point down only, and across layers only
  * through a layer's `index.ts`.
  */
 import * as fs from 'node:fs';

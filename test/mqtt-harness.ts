@@ -83,7 +83,7 @@ export interface KantoUnderTest {
   work: string;
   storageDir: string;
   probe: Probe;
-  /** Sends a command on the seed's topic (or Kanto's with `reqId`); resolves with its answer unless `noWait`. */
+  /** Sends a command on Kanto's documentation's topic (or Kanto's with `reqId`); resolves with its answer unless `noWait`. */
   command(op: string, value: unknown, o?: { reqId?: string; headers?: Record<string, unknown>; noWait?: boolean }): Promise<Received | undefined>;
   /** Waits for lastOperation / lastUpload to reach `state` for this correlation id. */
   state(property: 'lastOperation' | 'lastUpload', correlationId: string, state: string): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -173,7 +173,7 @@ export function writeSample(dir: string): void {
 }
 
 /**
- * The seed's backup request (seeds/000, "Backup" example) as its text stands, with the thing, the
+ * Kanto's documented backup request (its "Backup" example) as its text stands, with the thing, the
  * directory and the ids filled in: replayed verbatim, tabs and all.
  */
 export function seedBackupExample(o: { thingId: string; dir: string; correlationId: string; requestId: string }): string {

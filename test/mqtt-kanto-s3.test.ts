@@ -1,6 +1,6 @@
 /**
  * The full round trip through a real S3 server (Ceph RGW): backup over MQTT with the provider in
- * the command → the ZIP in the bucket → directory wiped → the seed's restore example (its aws
+ * the command → the ZIP in the bucket → directory wiped → Kanto's documentation's restore example (its aws
  * options, the endpoint added) → the identical tree.
  */
 import * as fs from 'node:fs';
@@ -49,7 +49,7 @@ describe.skipIf(!url)('Kanto backup and restore through S3 (Ceph RGW)', () => {
 
     fs.rmSync(k.dir, { recursive: true });
     const correlation = randomUUID();
-    // The seed's restore example, verbatim but for the values and Coffer's aws.endpoint (an S3-compatible server).
+    // Kanto's documentation's restore example, verbatim but for the values and Coffer's aws.endpoint (an S3-compatible server).
     const payload = `{
 	"topic":"${k.thingId.replace(':', '/')}/things/live/messages/restore",
 	"headers":{

@@ -1,5 +1,5 @@
 /**
- * Coffer as Eclipse Kanto's File Backup device on the real Mosquitto: the seed's messages, both
+ * Coffer as Eclipse Kanto's File Backup device on the real Mosquitto: Kanto's documentation's messages, both
  * topic styles, Kanto's error rows, malformed input, the feature and its status properties, the
  * two-step upload to an HTTPS receiver, cancel, trigger, restore from Coffer's repository, 409.
  */
@@ -84,7 +84,7 @@ describe.skipIf(!url)('Kanto File Backup over MQTT', () => {
     });
   });
 
-  it("the seed's backup example, verbatim but for the directory: 204 on the seed's topic, then the two-step upload to HTTPS", async () => {
+  it("Kanto's documentation's backup example, verbatim but for the directory: 204 on Kanto's documentation's topic, then the two-step upload to HTTPS", async () => {
     const cid = `upload-id-${Date.now()}#n`;
     const correlation = randomUUID();
     const payload = seedBackupExample({ thingId: k.thingId, dir: k.dir, correlationId: cid, requestId: correlation });

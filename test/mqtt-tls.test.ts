@@ -89,7 +89,7 @@ describe('Kanto over MQTT with TLS and broker credentials', () => {
     }
   }
 
-  /** The seed's backup example, verbatim but for the ids and the directory; resolves when the backup finished. */
+  /** Kanto's documentation's backup example, verbatim but for the ids and the directory; resolves when the backup finished. */
   async function seedBackup(d: Device): Promise<void> {
     const cid = `upload-id-${Date.now()}#n`;
     const correlation = randomUUID();

@@ -1,5 +1,5 @@
 /**
- * Scale-out on S3 (DESIGN.md section 6, issue 5): one API process and two worker processes share a
+ * Scale-out on S3 (docs/operations.md): one API process and two worker processes share a
  * PostgreSQL catalog, the secret and two repositories on a real S3 server (Ceph's RADOS Gateway).
  * The default repository takes its credentials from the AWS_* variables every process has; the
  * second belongs to another S3 user whose keys exist only as the repository's sealed `options`, so

@@ -1,5 +1,5 @@
 /**
- * Scale-out (DESIGN.md section 6): one API process and two worker processes share a PostgreSQL
+ * Scale-out (docs/operations.md): one API process and two worker processes share a PostgreSQL
  * catalog and job queue; every backup runs exactly once, in a worker.
  */
 import { randomBytes } from 'node:crypto';

@@ -100,7 +100,7 @@ describe('transfer options', () => {
   it('download sources: https.url wins (Kanto restores from it alone), else aws or azure; null when none', () => {
     expect(downloadSource({ 'https.url': 'https://h/x' })).toBe('https');
     expect(downloadSource({ ...aws, 'https.url': 'https://h/x' })).toBe('https');
-    // The seed's restore example, verbatim: aws keys and no object key (the caller names the object).
+    // The product's documentation's restore example, verbatim: aws keys and no object key (the caller names the object).
     expect(downloadSource(aws)).toBe('aws');
     expect(downloadSource({})).toBeNull();
   });

@@ -1,5 +1,5 @@
 /**
- * Backup files (DESIGN.md section 3): one backup downloaded as a ZIP that `unzip` opens, and a
+ * Backup files (docs/architecture.md): one backup downloaded as a ZIP that `unzip` opens, and a
  * ZIP uploaded back as a new backup. Both stream: a backup of many gigabytes goes either way in
  * constant memory. Shared by the native API and the dialects (Riverbed's file, Syncano's archive).
  */

@@ -67,7 +67,7 @@ export function errorMessage(err: unknown): string {
 
 /**
  * The object key (S3) or blob name (Azure) a backup is uploaded under when the options name none,
- * and the one a restore asks for by the same correlation id: so the seed's restore example, which
+ * and the one a restore asks for by the same correlation id: so Kanto's documentation's restore example, which
  * names a bucket and a correlation id but no key, finds the ZIP its backup uploaded.
  */
 export function objectNameFor(correlationId: string): string {

@@ -1,7 +1,7 @@
 /**
  * The `value` of a command, read as Kanto's Go client decodes it (KANTO.md 2.1): keys match
  * case-insensitively (`correlationID`, `correlationId`, `Options`), options are strings. Unlike
- * Kanto, `providers` may also be an object, as the seed's own example sends it.
+ * Kanto, `providers` may also be an object, as Kanto's documentation's own example sends it.
  */
 import { displayUrl } from '../transfer/index.js';
 import type { ErrorValue } from './envelope.js';
@@ -111,7 +111,7 @@ export function readParams(operation: string, value: unknown): OperationParams {
   return out;
 }
 
-/** Options with empty values left out: the seed's example sends `"https.url": ""` to mean none. */
+/** Options with empty values left out: Kanto's documentation's example sends `"https.url": ""` to mean none. */
 export function givenOptions(options: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== ''));
 }

@@ -1,6 +1,6 @@
 /**
  * Hono command topics on the local broker and Ditto topics inside the envelopes.
- * Two styles arrive: the seed's `command//<thing-id>/req//<op>` (answered on `command//<thing-id>/res//<op>`)
+ * Two styles arrive: Kanto's documentation's `command//<thing-id>/req//<op>` (answered on `command//<thing-id>/res//<op>`)
  * and Kanto's `command///req/<req-id>/<op>` (answered on `command///res/<req-id>/<status>`), KANTO.md 1.3.
  */
 
@@ -32,7 +32,7 @@ export function parseCommandTopic(topic: string): CommandRoute | null {
 }
 
 /**
- * The answer's topic. The seed names the operation in a one-way-looking response topic
+ * The answer's topic. Kanto's documentation names the operation in a one-way-looking response topic
  * (`…/res//backup`); Hono's form carries the request id and the status.
  */
 export function replyTopic(r: CommandRoute, status: number): string {

@@ -1,5 +1,5 @@
 /**
- * Backup types on a deduplicating store (DESIGN.md section 3). Every snapshot is complete; the type
+ * Backup types on a deduplicating store (docs/architecture.md). Every snapshot is complete; the type
  * only decides which earlier snapshot serves as parent, i.e. which files may be skipped unread.
  */
 import { type Repository, matchesFilter } from './repository.js';

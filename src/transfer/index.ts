@@ -1,5 +1,5 @@
 /**
- * File transfers for Kanto's File Backup (issue 5): uploads to and downloads from the storage
+ * File transfers for Kanto's File Backup: uploads to and downloads from the storage
  * providers a request's options name (aws, azure, generic HTTPS), and the safe unpacking of the
  * archives restored that way.
  *

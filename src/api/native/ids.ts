@@ -1,5 +1,5 @@
 /**
- * Public ids: catalog integers shown as `backup-12`, `job-7`, `schedule-3`, `key-5` (the seed's
+ * Public ids: catalog integers shown as `backup-12`, `job-7`, `schedule-3`, `key-5` (the product's documentation's
  * example id is "backup-123"). Paths accept the prefixed form and the bare number; anything else,
  * like an id that does not exist, is 404.
  */

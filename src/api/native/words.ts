@@ -1,5 +1,5 @@
 /**
- * The native API's words for core's states (DESIGN.md section 4). Records over core's unions, so a
+ * The native API's words for core's states (docs/architecture.md). Records over core's unions, so a
  * new core state breaks this build until it has a native word (STYLE K6).
  */
 import type { BackupStatus, JobState } from '../../core/index.js';

@@ -15,7 +15,7 @@ export const BACKUP_TAG = 'coffer-backup:';
 
 /**
  * What a backup reads: each selected directory part, narrowed to the items of a partial backup.
- * A partial backup's query_args filters only the parts it names (Syncano's rule, seed 003: "if
+ * A partial backup's query_args filters only the parts it names (Syncano's documented rule: "if
  * there is no key for given type or value of key is null ... all objects of this type should be
  * included"): a part it does not name, or names with null, is read whole; a list reads only those
  * items inside the part, and an empty list reads nothing of it.

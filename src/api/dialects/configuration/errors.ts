@@ -1,8 +1,8 @@
 /**
- * Errors as the Cloud Connector's configuration API shows them (seed 001): `{"code": WORD,
+ * Errors as the Cloud Connector's configuration API shows them (docs/dialects.md): `{"code": WORD,
  * "message": text}`. Every CoreErrorCode has its status and word here (a Record: a new code breaks
  * this build until it is mapped). Whatever is wrong with the request itself (a bad file, a missing
- * or wrong password, a body that is not multipart or JSON, a file over the limit) is the seed's
+ * or wrong password, a body that is not multipart or JSON, a file over the limit) is the Cloud Connector's documentation's
  * one error word: 400 INVALID_REQUEST.
  */
 import { Type } from 'typebox';

@@ -1,6 +1,6 @@
 /**
- * Cloud Connector configuration backup (seed 001) at /api/v1/configuration/backup: a thin adapter
- * over core.configuration, with the seed's shapes, words and errors. POST takes `{"password"}` and
+ * Cloud Connector configuration backup (docs/dialects.md) at /api/v1/configuration/backup: a thin adapter
+ * over core.configuration, with Syncano's shapes, words and errors. POST takes `{"password"}` and
  * answers the ZIP; PUT takes multipart form fields `backup` (the file) and `password`, restores,
  * restarts Coffer's services in-process and answers 204.
  */

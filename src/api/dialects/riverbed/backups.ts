@@ -13,7 +13,7 @@ import * as S from './schemas.js';
 import { backupView } from './views.js';
 
 const tags = ['riverbed'];
-/** Backups read per catalog page while listing them all (the seed's list has no paging). */
+/** Backups read per catalog page while listing them all (Riverbed's documentation's list has no paging). */
 const MAX_ID = 2_147_483_647;
 
 /** A path id: digits only, within the catalog's integer range; anything else is the same 404 as an unknown id. */

@@ -1,6 +1,6 @@
 /**
  * Errors as Riverbed's REST services show them: `{"error_id": CODE, "error_text": message}` with
- * the status (seed 002 defines no error body; this is the convention of Riverbed's REST APIs).
+ * the status (Riverbed's documentation defines no error body; this is the convention of Riverbed's REST APIs).
  * Every CoreErrorCode has a status and a code here (a Record: a new code breaks this build until
  * mapped); Fastify's own client errors keep their 4xx; anything else is a logged 500.
  */

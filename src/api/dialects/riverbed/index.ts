@@ -1,6 +1,6 @@
 /**
- * Riverbed npm.backup 1.0 (seed 002) at /api/npm.backup/1.0: a thin adapter over core, with the
- * seed's shapes, words and errors. It acts on the built-in instance `device` (its parts are set
+ * Riverbed npm.backup 1.0 (docs/dialects.md) at /api/npm.backup/1.0: a thin adapter over core, with the
+ * Riverbed's documented shapes, words and errors. It acts on the built-in instance `device` (its parts are set
  * through the native instances API; its backups always hold Coffer's own configuration too).
  */
 import type { RoutesPlugin } from '../../type-provider.js';

@@ -1,7 +1,7 @@
 /**
- * Riverbed npm.backup 1.0's shapes (seed 002): the backup object, the backups list, the restore
- * status object and the error body. Inline schemas in the seed's field order; responses forbid
- * undeclared fields, so response validation catches a view that drifts from the seed.
+ * Riverbed npm.backup 1.0's shapes (docs/dialects.md): the backup object, the backups list, the restore
+ * status object and the error body. Inline schemas in Riverbed's documentation's field order; responses forbid
+ * undeclared fields, so response validation catches a view that drifts from Riverbed's documentation.
  */
 import { Type } from 'typebox';
 import { MAX_DESCRIPTION } from '../../../core/index.js';

@@ -1,4 +1,4 @@
-/** Core's records in Riverbed's shapes (seed 002). */
+/** Core's records in Riverbed's shapes (docs/dialects.md). */
 import type { Static } from 'typebox';
 import { type Backup, type RestoreStatus, isUploaded } from '../../../core/index.js';
 import type * as S from './schemas.js';

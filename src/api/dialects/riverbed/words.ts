@@ -1,10 +1,10 @@
 /**
- * Riverbed's words for core's states (DESIGN.md section 4). Records over core's unions, so a new
+ * Riverbed's words for core's states (docs/architecture.md). Records over core's unions, so a new
  * core state breaks this build until Riverbed has a word for it (STYLE K6).
  */
 import type { BackupStatus, JobState } from '../../../core/index.js';
 
-/** The seed's backup statuses. */
+/** Riverbed's documentation's backup statuses. */
 export const RIVERBED_BACKUP_STATUSES = ['completed', 'started', 'failed', 'uploading'] as const;
 export type RiverbedBackupStatus = (typeof RIVERBED_BACKUP_STATUSES)[number];
 
@@ -12,7 +12,7 @@ export const BACKUP_STATUS_WORD: Record<BackupStatus, RiverbedBackupStatus> = {
   scheduled: 'started', running: 'started', uploading: 'uploading', success: 'completed', error: 'failed',
 };
 
-/** The seed's restore statuses; `not_run` is the word for "no restore yet". */
+/** Riverbed's documentation's restore statuses; `not_run` is the word for "no restore yet". */
 export const RIVERBED_RESTORE_STATUSES = ['not_run', 'started', 'failed', 'completed', 'completed_with_errors'] as const;
 export type RiverbedRestoreStatus = (typeof RIVERBED_RESTORE_STATUSES)[number];
 

@@ -1,7 +1,7 @@
 /**
- * Syncano instance backups (seed 003) at /v1: a thin adapter over core, with the seed's shapes,
+ * Syncano instance backups (docs/dialects.md) at /v1: a thin adapter over core, with Syncano's shapes,
  * words and errors. Syncano instances are Coffer instances (by name). Syncano's paths end in `/`,
- * and Syncano's clients send them so; each is also served without it (the seed itself writes
+ * and Syncano's clients send them so; each is also served without it (Syncano's documentation itself writes
  * `/v1/backups/full`). The OpenAPI document lists the paths without the slash (generated clients
  * get plain paths; its description says every one also takes the slash) and hides the slashed
  * twins, so that each operation is there once. Bodies are JSON or HTML-form encoded, as

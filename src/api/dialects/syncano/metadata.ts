@@ -1,5 +1,5 @@
 /**
- * The OPTIONS document of the backup lists (Django REST framework's metadata, seed 003), with
+ * The OPTIONS document of the backup lists (Django REST framework's metadata, docs/dialects.md), with
  * `actions.POST.query_args.schema` made from the instance's parts: every part name is a key whose
  * value is null (the whole part) or a list of items. The items of a directory part are paths
  * relative to the part's root, at any depth (`img`, `docs/2016/report.txt`); the schema says

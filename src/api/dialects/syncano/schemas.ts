@@ -1,8 +1,8 @@
 /**
- * Syncano's shapes (seed 003 and the Syncano platform's serializers): backups, restores, the
+ * Syncano's shapes (Syncano's documentation and the Syncano platform's serializers): backups, restores, the
  * paginated list `{"objects", "prev", "next"}`, the OPTIONS metadata document, and the error
  * bodies (`{"detail": …}`, or `{"field": ["message"]}` for validation). Inline schemas, in the
- * seed's field order (the serializer writes fields in schema order); responses forbid undeclared
+ * documented field order (the serializer writes fields in schema order); responses forbid undeclared
  * fields so that response validation catches a view that drifts.
  */
 import { type TSchema, Type } from 'typebox';
