@@ -1,6 +1,6 @@
 /**
  * A partial backup's `archive`: `GET /archives/{token}/backup.zip` streams the backup file (ZIP)
- * to whoever holds the link, without an API key (the seed: "can be downloaded by any user that
+ * to whoever holds the link, without an API key (Syncano's documentation: "can be downloaded by any user that
  * knows the url"). Core checks the signed token (core.archiveLinks: forged, altered, expired, or
  * its backup deleted or not successful → 404) and streams the file in constant memory.
  */
