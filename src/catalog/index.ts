@@ -5,6 +5,7 @@ export { UniqueViolation } from './errors.js';
 export type { NewBackup, BackupFilter, BackupPatch } from './backups.js';
 export type { NewJob, JobFilter } from './jobs.js';
 export type { ScheduleInput } from './schedules.js';
+export type { ChannelInput, NewDelivery, DeliveryFilter } from './notifications.js';
 export type { InstanceInput } from './instances.js';
 export {
   ConfigurationStore, type ConfigurationRecords, type ConfigRepository, type ConfigInstance, type ConfigSchedule, type ConfigUser, type ConfigApiKey,
