@@ -93,6 +93,16 @@ export class NotificationStore {
     return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
+  /** Records a message sent at once (a test), with its outcome. */
+  async recordSent(d: NewDelivery, o: { status: DeliveryStatus; responseStatus: number | null; error: string | null }): Promise<NotificationDelivery> {
+    const now = nowIso();
+    return toDelivery(await this.db.insertInto('notification_deliveries').values({
+      channel_id: d.channelId, schedule_id: d.scheduleId, event: d.event, dedupe_key: d.dedupeKey, message: JSON.stringify(d.message),
+      status: o.status, attempts: 1, next_attempt_at: now, claimed_by: null, claimed_until: null, last_error: o.error, response_status: o.responseStatus,
+      created_at: now, updated_at: now, delivered_at: o.status === 'delivered' ? now : null,
+    }).returningAll().executeTakeFirstOrThrow());
+  }
+
   /**
    * Takes the oldest due delivery for `worker` until `until`, counting the attempt; undefined when
    * none is due. One atomic UPDATE (on PostgreSQL picking the row with SKIP LOCKED), so of several

@@ -21,6 +21,8 @@ import { retentionExecutor } from './jobs/retention-executor.js';
 import { JobRunner } from './jobs/runner.js';
 import { JobService } from './jobs.js';
 import { KantoService } from './kanto.js';
+import { DEFAULT_RETRY, Dispatcher, NotificationService, Notifier, type RetryOptions, Sender } from './notifications/index.js';
+import { OverdueCheck } from './overdue.js';
 import { CoreError } from './errors.js';
 import { renderMetrics } from './metrics.js';
 import { SYSTEM_ACTOR } from './permissions.js';
@@ -56,6 +58,8 @@ export interface CoreOptions {
   uploadIdleMs?: number;
   /** Uploads this process takes at once; default 4. */
   maxConcurrentUploads?: number;
+  /** Retries of notification deliveries; default DEFAULT_RETRY (tests make the delay short). */
+  notificationRetry?: Partial<RetryOptions>;
   log?: (msg: string, err?: unknown) => void;
 }
 
@@ -89,6 +93,13 @@ export class Core {
   readonly restoreStatus: RestoreStatusService;
   /** Eclipse Kanto's operations as Coffer's backups and restore jobs. */
   readonly kanto: KantoService;
+  /** Notification channels and their deliveries. */
+  readonly notifications: NotificationService;
+  /** Finds schedules whose run did not succeed in time (run by the scheduler; callable with another "now" in tests). */
+  readonly overdue: OverdueCheck;
+  private readonly notifier: Notifier;
+  private readonly sender: Sender;
+  private dispatcher: Dispatcher | undefined;
   private runner: JobRunner | undefined;
   private scheduler: Scheduler | undefined;
   private restarting: Promise<void> = Promise.resolve();
@@ -110,10 +121,17 @@ export class Core {
     const limits: Limits = { maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 25 };
     this.backups = new BackupService(catalog, this.repositories, () => this.runner, this.audit, this.identity, limits);
     this.jobs = new JobService(catalog, this.events, () => this.runner, this.audit);
-    this.schedules = new ScheduleService(catalog, this.audit);
+    this.schedules = new ScheduleService(catalog, secret, this.audit);
     this.archiveLinks = new ArchiveLinks(secret, catalog);
     this.restoreStatus = new RestoreStatusService(catalog);
     this.kanto = new KantoService(catalog, this.backups, this.instances, this.audit, secret, () => this.runner);
+    this.sender = new Sender(catalog, secret);
+    const wake = () => this.dispatcher?.wake();
+    this.notifier = new Notifier(catalog, this.identity.hostname, wake, log);
+    // Job starts and ends seen in this process become notifications (queued; a process that runs jobs sends them).
+    this.events.subscribe('*', (job) => this.notifier.observe(job));
+    this.notifications = new NotificationService(catalog, secret, this.sender, this.audit, this.identity.hostname, wake);
+    this.overdue = new OverdueCheck(catalog, (s, expectedAt, grace) => this.notifier.scheduleOverdue(s, expectedAt, grace), log);
     this.configuration = new ConfigurationService({
       catalog, secret, secretFile: this.secretFile, dataDir: opts.dataDir, audit: this.audit, cofferVersion: VERSION,
       admin: { password: opts.adminPassword, apiKey: opts.adminApiKey }, log, restartServices: () => this.restartServices(),
@@ -200,7 +218,9 @@ export class Core {
       },
     });
     await this.runner.start();
-    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.log);
+    this.dispatcher = new Dispatcher(this.catalog, this.sender, { ...DEFAULT_RETRY, ...this.opts.notificationRetry }, this.log);
+    this.dispatcher.start();
+    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.log, undefined, this.overdue);
     this.scheduler.start();
   }
 
@@ -244,6 +264,8 @@ export class Core {
       this.scheduler = undefined;
       await this.runner?.stop('interrupted: Coffer restarted its services after a configuration change');
       this.runner = undefined;
+      await this.dispatcher?.stop();
+      this.dispatcher = undefined;
       this.secret.reload(this.secretFile);
       this.auth.forgetCachedCredentials();
       if ((this.opts.role ?? 'all') !== 'api') await this.startWorkers();
@@ -258,6 +280,7 @@ export class Core {
     await this.restarting;
     this.scheduler?.stop();
     await this.runner?.stop();
+    await this.dispatcher?.stop();
     await this.catalog.close();
   }
 }
