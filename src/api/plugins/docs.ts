@@ -35,6 +35,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'repositories', description: 'Where backups are stored' },
         { name: 'jobs', description: 'Backup, restore and retention jobs' },
         { name: 'audit', description: 'Who did what' },
+        { name: 'notifications', description: 'Where failures, successes and overdue schedules are reported, and the deliveries of those reports' },
         { name: 'system', description: 'Health and metrics' },
       ],
     },
