@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_ACTOR } from '../src/core/index.js';
 import { type ApiUnderTest, startApi } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
 import { until } from './server-process.js';
@@ -266,6 +267,28 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
     } finally {
       await ping.close();
     }
+  }, 60_000);
+
+  it('a configuration backup carries channels and ping URLs, sealed, and puts them back', async () => {
+    const c = await api.call('POST', '/api/v1/notifications', { body: { name: 'carried', kind: 'slack', url: `${hooks.url}/carried-SECRET`, events: ['job.failed', 'schedule.overdue'], instance: 'good' } });
+    expect(c.status, c.text).toBe(201);
+    const s = await api.call('POST', '/api/v1/backup/schedule', { body: { instance: 'good', cron: '0 4 * * *', enabled: false, ping_url: `${hooks.url}/carried-ping-SECRET`, overdue_grace_seconds: 120 } });
+    expect(s.status, s.text).toBe(201);
+    const zip = await api.core.configuration.exportEncrypted(SYSTEM_ACTOR, 'configuration-password');
+    expect((await api.call('DELETE', `/api/v1/notifications/${c.body.id}`)).status).toBe(204);
+    expect((await api.call('DELETE', `/api/v1/backup/schedule/${s.body.id}`)).status).toBe(204);
+
+    await api.core.configuration.importEncrypted(SYSTEM_ACTOR, zip, 'configuration-password');
+    const back = (await api.call('GET', '/api/v1/notifications')).body.find((n: { name: string }) => n.name === 'carried');
+    expect(back).toMatchObject({ kind: 'slack', url_set: true, events: ['job.failed', 'schedule.overdue'], instance: 'good', enabled: true });
+    const schedule = (await api.call('GET', '/api/v1/backup/schedule?instance=good')).body.find((x: { cron: string }) => x.cron === '0 4 * * *');
+    expect(schedule).toMatchObject({ ping_url_set: true, overdue_grace_seconds: 120, enabled: false });
+    // The URL opens under the server secret again: the test message arrives.
+    const t = await api.call('POST', `/api/v1/notifications/${back.id}/test`);
+    expect(t.body).toMatchObject({ status: 'delivered' });
+    expect(hooks.got.some((g) => g.url === '/carried-SECRET' && JSON.parse(g.body).text.includes('test message'))).toBe(true);
+    expect((await api.call('DELETE', `/api/v1/notifications/${back.id}`)).status).toBe(204);
+    expect((await api.call('DELETE', `/api/v1/backup/schedule/${schedule.id}`)).status).toBe(204);
   }, 60_000);
 
   it('viewers and backup operators may not see or manage channels', async () => {

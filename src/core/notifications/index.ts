@@ -3,6 +3,6 @@ export { NotificationService, type ChannelView } from './service.js';
 export { Notifier } from './notifier.js';
 export { Dispatcher, DEFAULT_RETRY, type RetryOptions } from './dispatcher.js';
 export { Sender } from './sender.js';
-export { DEFAULT_EVENTS, httpUrl } from './channel-input.js';
+export { DEFAULT_EVENTS, checkChannel, httpUrl } from './channel-input.js';
 export { TLS_MODES, type EmailSettings } from './channels/email.js';
 export type { NotificationMessage } from './message.js';
