@@ -12,9 +12,11 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../src/catalog/index.js';
 import { SYSTEM_ACTOR } from '../src/core/index.js';
 import { type ApiUnderTest, startApi } from './api-harness.js';
 import { type CatalogUnderTest, catalogsUnderTest } from './catalogs.js';
+import { tempDir } from './helpers.js';
 import { until } from './server-process.js';
 
 const catalogs = await catalogsUnderTest();
@@ -305,4 +307,43 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
       }
     }
   });
+});
+
+describe.each(catalogs)('delivery claims on $name', (cat: CatalogUnderTest) => {
+  it('two processes sharing the catalog send each attempt once; a lapsed claim passes on', async () => {
+    const dir = tempDir('coffer-claims-');
+    const location = await cat.create(dir);
+    const a = await Catalog.open(location);
+    const b = await Catalog.open(location);
+    try {
+      for (let i = 0; i < 30; i++) await a.notifications.enqueue({ channelId: null, scheduleId: null, event: 'test', dedupeKey: `claim-${i}`, message: { n: i } });
+      // The same key again is not a second delivery.
+      expect(await b.notifications.enqueue({ channelId: null, scheduleId: null, event: 'test', dedupeKey: 'claim-0', message: {} })).toBe(false);
+      const later = new Date(Date.now() + 60_000).toISOString();
+      const drain = async (c: Catalog, worker: string) => {
+        const got: number[] = [];
+        for (let d = await c.notifications.claim(worker, later); d; d = await c.notifications.claim(worker, later)) got.push(d.id);
+        return got;
+      };
+      const [fromA, fromB] = await Promise.all([drain(a, 'worker-a'), drain(b, 'worker-b')]);
+      const all = [...fromA, ...fromB].sort((x, y) => x - y);
+      expect(all).toHaveLength(30);
+      expect(new Set(all).size).toBe(30);
+
+      // A claim that lapsed (its process died) is taken over; the late settle of the first claimant changes nothing.
+      await a.notifications.enqueue({ channelId: null, scheduleId: null, event: 'test', dedupeKey: 'lapsed', message: {} });
+      const first = (await a.notifications.claim('worker-a', new Date(Date.now() - 1).toISOString()))!;
+      const second = (await b.notifications.claim('worker-b', later))!;
+      expect(second.id).toBe(first.id);
+      expect(second.attempts).toBe(2);
+      await a.notifications.settle(first.id, 'worker-a', { status: 'failed', responseStatus: null, error: 'late' });
+      await b.notifications.settle(second.id, 'worker-b', { status: 'delivered', responseStatus: 200, error: null });
+      expect(await a.notifications.delivery(first.id)).toMatchObject({ status: 'delivered', attempts: 2, responseStatus: 200, lastError: null });
+    } finally {
+      await a.close();
+      await b.close();
+      await cat.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
