@@ -110,7 +110,11 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
     expect(hooks.got.some((g) => g.url === '/successes')).toBe(false);
 
     for (const c of made) {
-      const [d] = await deliveries(`notification=${c.id}`);
+      // The receiver has the request; the sender records the outcome right after.
+      const [d] = await until('the delivery recorded', async () => {
+        const ds = await deliveries(`notification=${c.id}&status=delivered`);
+        return ds.length ? ds : undefined;
+      }, 10_000, 50);
       expect(d).toMatchObject({ event: 'job.failed', status: 'delivered', attempts: 1, response_status: 200, last_error: null });
     }
     // What admins read back never holds a URL's token.
@@ -237,6 +241,16 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
     await until('both overdue reports', async () => (hooks.got.filter((g) => g.url === '/overdue').length === 2 ? true : undefined), 20_000, 50);
     expect(JSON.parse(hooks.got.find((g) => g.url === '/overdue')!.body)).toMatchObject({ event: 'schedule.overdue', schedule_id: s.body.id, overdue: { expected_at: due.toISOString(), grace_seconds: 600 } });
     expect((await api.call('DELETE', `/api/v1/backup/schedule/${s.body.id}`)).status).toBe(204);
+
+    // Runs expected while a schedule was disabled were not missed: enabling it does not report them.
+    const every = await api.call('POST', '/api/v1/backup/schedule', { body: { instance: 'good', cron: '* * * * * *', enabled: false, overdue_grace_seconds: 1 } });
+    expect(every.status, every.text).toBe(201);
+    await until('runs expected while disabled', async () => (Date.now() - Date.parse(every.body.created_at) > 2_500 ? true : undefined), 10_000, 100);
+    expect((await api.call('PUT', `/api/v1/backup/schedule/${every.body.id}`, { body: { enabled: true } })).status).toBe(200);
+    await api.core.overdue.check(new Date());
+    expect((await api.call('PUT', `/api/v1/backup/schedule/${every.body.id}`, { body: { enabled: false } })).status).toBe(200);
+    expect(await deliveries(`schedule=${every.body.id}`)).toHaveLength(0);
+    expect((await api.call('DELETE', `/api/v1/backup/schedule/${every.body.id}`)).status).toBe(204);
     expect((await api.call('DELETE', `/api/v1/notifications/${c.body.id}`)).status).toBe(204);
   }, 60_000);
 
@@ -263,8 +277,10 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
       expect((await runOnce('broken', 'check-broken-SECRET')).status).toBe('error');
       await until('the fail ping', async () => (ping.got.some((g) => g.url === '/ping/check-broken-SECRET/fail') ? true : undefined), 20_000, 50);
       expect(ping.got.find((g) => g.url === '/ping/check-broken-SECRET/fail')!.body).toContain('failed');
-      const pings = await deliveries('status=delivered');
-      expect(pings.filter((d) => d.event.startsWith('ping.')).length).toBeGreaterThanOrEqual(4);
+      const pings = await until('four pings recorded', async () => {
+        const ds = (await deliveries('status=delivered')).filter((d) => d.event.startsWith('ping.'));
+        return ds.length >= 4 ? ds : undefined;
+      }, 10_000, 50);
       expect(JSON.stringify(pings)).not.toContain('SECRET');
     } finally {
       await ping.close();

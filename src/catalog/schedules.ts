@@ -121,6 +121,11 @@ export class ScheduleStore {
     return Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
   }
 
+  /** Runs expected up to `until` are not judged overdue (a schedule just enabled, or given another time). */
+  async judgeOverdueFrom(id: number, until: string): Promise<void> {
+    await this.db.updateTable('schedules').set({ overdue_reported_for: until }).where('id', '=', id).execute();
+  }
+
   /** Whether a backup of this schedule, made at or after `since`, succeeded. */
   async succeededSince(id: number, since: string): Promise<boolean> {
     const r = await this.db.selectFrom('backups').select('id').where('schedule_id', '=', id).where('status', '=', 'success')

@@ -141,7 +141,10 @@ export interface SchedulesTable {
   ping_url_sealed: string | null;
   /** How long after its expected time a run may succeed before the schedule is overdue; null: the server's default. */
   overdue_grace_seconds: number | null;
-  /** The expected run time last reported overdue (claimed with a compare and set, so once per missed run). */
+  /**
+   * The expected run time last reported overdue (claimed with a compare and set, so once per missed
+   * run), or the time the schedule was last enabled or retimed: runs expected up to it are not judged.
+   */
   overdue_reported_for: string | null;
 }
 

@@ -3,7 +3,8 @@
  * time its cron fired, at least a grace period ago) has no successful backup made at or after
  * that time. Each missed run is reported once: the expected time is claimed in the catalog with a
  * compare and set before anything is queued, so neither later checks nor other processes report
- * it again. Runs expected before the schedule existed are not judged.
+ * it again. Runs expected before the schedule existed, or before it was last enabled or given
+ * another time, are not judged.
  */
 import { Cron } from 'croner';
 import type { Catalog, Schedule } from '../catalog/index.js';
@@ -31,8 +32,9 @@ export class OverdueCheck {
   private async checkOne(s: Schedule, now: Date): Promise<void> {
     const grace = s.overdueGraceSeconds ?? DEFAULT_OVERDUE_GRACE_SECONDS;
     const expected = expectedRun(s, new Date(now.getTime() - grace * 1000));
-    if (!expected || expected < s.createdAt || expected === s.overdueReportedFor) return;
-    if (s.overdueReportedFor !== null && expected < s.overdueReportedFor) return;
+    if (!expected || expected < s.createdAt) return;
+    // Already reported, or expected before the schedule was last enabled or retimed.
+    if (s.overdueReportedFor !== null && expected <= s.overdueReportedFor) return;
     if (await this.catalog.schedules.succeededSince(s.id, expected)) return;
     if (!(await this.catalog.schedules.claimOverdue(s.id, s.overdueReportedFor, expected))) return;
     await this.report(s, expected, grace);

@@ -71,6 +71,8 @@ export class ScheduleService {
     const input = await this.input(body, old);
     const ping = pingUrlOf(body);
     let s = (await this.catalog.schedules.replace(id, input))!;
+    // Runs expected while it was disabled, or at its old times, were not missed.
+    if ((s.enabled && !old.enabled) || s.cron !== old.cron || s.timezone !== old.timezone) await this.catalog.schedules.judgeOverdueFrom(id, new Date().toISOString());
     if (ping !== undefined) s = await this.setPingUrl(id, ping);
     await this.audit.record(actor, 'schedule.update', `schedule:${id}`, { cron: s.cron, enabled: s.enabled, ...(ping !== undefined ? { ping_url_set: ping !== null } : {}) });
     return s;
