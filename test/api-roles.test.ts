@@ -36,7 +36,7 @@ const ADMIN = (status: number): Partial<Record<Role, number>> => ({ admin: statu
 describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
   let api: ApiUnderTest;
   // Fixtures made by the admin before the matrix runs.
-  const fx = { backup: '', backup2: '', restoreJob: '', schedule: '', schedule2: '', key: '', job: '' };
+  const fx = { backup: '', backup2: '', restoreJob: '', schedule: '', schedule2: '', key: '', job: '', notification: '', notification2: '', delivery: '' };
 
   beforeAll(async () => {
     api = await startApi(cat);
@@ -59,6 +59,11 @@ describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
     await api.call('POST', '/api/v1/users', { body: { name: 'keyholder', role: 'viewer' } });
     await api.call('POST', '/api/v1/users', { body: { name: 'doomed', role: 'viewer' } });
     fx.key = (await api.call('POST', '/api/v1/users/keyholder/keys', { body: { label: 'doomed' } })).body.id;
+    // Channels to a port nothing answers on (the discard port): their test messages fail at once.
+    const channel = (name: string) => api.call('POST', '/api/v1/notifications', { body: { name, kind: 'webhook', url: 'http://127.0.0.1:9/hook' } });
+    fx.notification = (await channel('matrix')).body.id;
+    fx.notification2 = (await channel('doomed')).body.id;
+    fx.delivery = (await api.call('POST', `/api/v1/notifications/${fx.notification}/test`)).body.id;
   }, 90_000);
   afterAll(async () => {
     await api?.close();
@@ -109,6 +114,15 @@ describe.each(catalogs)('roles on $name', (cat: CatalogUnderTest) => {
     { method: 'POST', route: '/api/v1/jobs/{job_id}/cancel', url: () => `/api/v1/jobs/${fx.job}/cancel`, ok: OPERATORS(409) },
     { method: 'GET', route: '/api/v1/jobs/{job_id}/events', url: () => `/api/v1/jobs/${fx.job}/events`, ok: ALL(200) },
     { method: 'GET', route: '/api/v1/audit', url: () => '/api/v1/audit', ok: ADMIN(200) },
+    // Notifications: admins only (channel URLs are credentials).
+    { method: 'GET', route: '/api/v1/notifications', url: () => '/api/v1/notifications', ok: ADMIN(200) },
+    { method: 'POST', route: '/api/v1/notifications', url: () => '/api/v1/notifications', body: (who) => ({ name: `n-${who}`, kind: 'webhook', url: 'http://127.0.0.1:9/hook' }), ok: ADMIN(201) },
+    { method: 'GET', route: '/api/v1/notifications/{notification_id}', url: () => `/api/v1/notifications/${fx.notification}`, ok: ADMIN(200) },
+    { method: 'PUT', route: '/api/v1/notifications/{notification_id}', url: () => `/api/v1/notifications/${fx.notification}`, body: () => ({ events: ['job.failed', 'schedule.overdue'] }), ok: ADMIN(200) },
+    { method: 'POST', route: '/api/v1/notifications/{notification_id}/test', url: () => `/api/v1/notifications/${fx.notification}/test`, ok: ADMIN(200) },
+    { method: 'DELETE', route: '/api/v1/notifications/{notification_id}', url: () => `/api/v1/notifications/${fx.notification2}`, ok: ADMIN(204) },
+    { method: 'GET', route: '/api/v1/notification-deliveries', url: () => '/api/v1/notification-deliveries', ok: ADMIN(200) },
+    { method: 'POST', route: '/api/v1/notification-deliveries/{delivery_id}/retry', url: () => `/api/v1/notification-deliveries/${fx.delivery}/retry`, ok: ADMIN(200) },
   ];
 
   it('every route × no credentials / viewer / backup_operator / admin', async () => {

@@ -7,6 +7,7 @@ import { openSqlite } from './dialects/sqlite.js';
 import { InstanceStore } from './instances.js';
 import { JobStore } from './jobs.js';
 import { migrationProvider } from './migrations/index.js';
+import { NotificationStore } from './notifications.js';
 import { RepositoryStore } from './repositories.js';
 import type { Database } from './schema.js';
 import { ScheduleStore } from './schedules.js';
@@ -23,6 +24,7 @@ export class Catalog {
   readonly schedules: ScheduleStore;
   readonly audit: AuditStore;
   readonly settings: SettingsStore;
+  readonly notifications: NotificationStore;
   readonly capabilities: CatalogCapabilities;
   readonly describe: string;
   private readonly db: Kysely<Database>;
@@ -39,6 +41,7 @@ export class Catalog {
     this.schedules = new ScheduleStore(this.db);
     this.audit = new AuditStore(this.db);
     this.settings = new SettingsStore(this.db);
+    this.notifications = new NotificationStore(this.db, this.capabilities);
   }
 
   /**

@@ -30,7 +30,18 @@ export interface ConfigInstance {
 }
 
 /** A schedule's settings with its instance by name; `nextRunAt` is computed by core when writing, ignored when reading. */
-export type ConfigSchedule = Omit<ScheduleInput, 'instanceId'> & { instance: string };
+export type ConfigSchedule = Omit<ScheduleInput, 'instanceId'> & { instance: string; /** Its ping URL, sealed; null or absent: none. */ pingUrlSealed?: string | null };
+
+/** A notification channel; its secrets sealed like a repository's options. */
+export interface ConfigNotification {
+  name: string;
+  kind: string;
+  events: string[];
+  instance: string | null;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  secretSealed: string | null;
+}
 
 export interface ConfigUser {
   name: string;
@@ -55,6 +66,7 @@ export interface ConfigurationRecords {
   users: ConfigUser[];
   apiKeys: ConfigApiKey[];
   settings: Record<string, string>;
+  notifications: ConfigNotification[];
 }
 
 export interface ReplaceOptions {
@@ -101,18 +113,23 @@ export class ConfigurationStore {
       const keys = await tx.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id')
         .selectAll('api_keys').select('users.name as user').orderBy('api_keys.id').execute();
       const settings = await tx.selectFrom('settings').selectAll().orderBy('key').execute();
+      const channels = await tx.selectFrom('notification_channels').selectAll().orderBy('name').execute();
       return {
         repositories: repos.map((r) => ({ name: r.name, location: r.location, passwordSealed: r.password_sealed, optionsSealed: r.options_sealed, createdAt: r.created_at })),
         instances: instances.map((i) => ({
           name: i.name, description: i.description, parts: parseJson<PartSpec[]>(i.parts, []), repository: repoName.get(i.repository_id) ?? '', createdAt: i.created_at,
         })),
         schedules: schedules.map((r): ConfigSchedule => {
-          const { id: _id, instanceId: _instanceId, createdAt: _c, updatedAt: _u, lastRunAt: _l, lastResult: _r, ...settings } = toSchedule(r);
+          const { id: _id, instanceId: _instanceId, createdAt: _c, updatedAt: _u, lastRunAt: _l, lastResult: _r, overdueReportedFor: _o, ...settings } = toSchedule(r);
           return settings;
         }),
         users: users.map((u) => ({ name: u.name, role: u.role as Role, passwordHash: u.password_hash, createdAt: u.created_at })),
         apiKeys: keys.map((k) => ({ user: k.user, prefix: k.prefix, keyHash: k.key_hash, label: k.label, createdAt: k.created_at })),
         settings: Object.fromEntries(settings.map((s) => [s.key, s.value])),
+        notifications: channels.map((c) => ({
+          name: c.name, kind: c.kind, events: parseJson<string[]>(c.events, []), instance: c.instance, enabled: c.enabled === 1,
+          settings: parseJson<Record<string, unknown>>(c.settings, {}), secretSealed: c.secret_sealed,
+        })),
       };
     });
   }
@@ -126,6 +143,7 @@ export class ConfigurationStore {
       await this.insertSchedules(tx, next.schedules);
       await this.replaceUsers(tx, next.users, next.apiKeys);
       await this.replaceSettings(tx, next.settings);
+      await this.replaceNotifications(tx, next.notifications);
       return { instancesKept: kept, instancesDeleted: deleted, repositoriesKept };
     });
   }
@@ -153,6 +171,7 @@ export class ConfigurationStore {
       const admin = await tx.insertInto('users').values({ name: 'admin', role: 'admin', password_hash: state.admin.passwordHash, created_at: now }).returning('id').executeTakeFirstOrThrow();
       await tx.insertInto('api_keys').values({ user_id: admin.id, prefix: state.admin.keyPrefix, key_hash: state.admin.keyHash, label: state.admin.keyLabel, created_at: now, last_used_at: null }).execute();
       await this.replaceSettings(tx, state.settings);
+      await this.replaceNotifications(tx, []);
       return { instancesKept: kept, instancesDeleted: deleted };
     });
   }
@@ -212,7 +231,9 @@ export class ConfigurationStore {
     for (const s of schedules) {
       const instanceId = ids.get(s.instance);
       if (instanceId === undefined) throw new Error(`schedule: instance ${s.instance} does not exist`);
-      await tx.insertInto('schedules').values({ ...scheduleColumns({ ...s, instanceId }), created_at: now, updated_at: now, last_run_at: null, last_result: null }).execute();
+      await tx.insertInto('schedules').values({
+        ...scheduleColumns({ ...s, instanceId }), ping_url_sealed: s.pingUrlSealed ?? null, created_at: now, updated_at: now, last_run_at: null, last_result: null,
+      }).execute();
     }
   }
 
@@ -230,6 +251,19 @@ export class ConfigurationStore {
       const userId = ids.get(k.user);
       if (userId === undefined) throw new Error(`API key ${k.prefix}: user ${k.user} does not exist`);
       await tx.insertInto('api_keys').values({ user_id: userId, prefix: k.prefix, key_hash: k.keyHash, label: k.label, created_at: k.createdAt, last_used_at: null }).execute();
+    }
+  }
+
+  /** The channels replaced whole; deliveries of channels that go go with them. */
+  private async replaceNotifications(tx: Tx, channels: ConfigNotification[]): Promise<void> {
+    await tx.deleteFrom('notification_deliveries').where('channel_id', 'is not', null).execute();
+    await tx.deleteFrom('notification_channels').execute();
+    const now = nowIso();
+    for (const c of channels) {
+      await tx.insertInto('notification_channels').values({
+        name: c.name, kind: c.kind, events: JSON.stringify(c.events), instance: c.instance, enabled: c.enabled ? 1 : 0,
+        settings: JSON.stringify(c.settings), secret_sealed: c.secretSealed, created_at: now, updated_at: now,
+      }).execute();
     }
   }
 

@@ -10,7 +10,7 @@ export function toSchedule(r: ScheduleRow): Schedule {
     enabled: r.enabled === 1, retentionDays: r.retention_days, keepLast: r.keep_last, keepHourly: r.keep_hourly,
     keepDaily: r.keep_daily, keepWeekly: r.keep_weekly, keepMonthly: r.keep_monthly, keepYearly: r.keep_yearly,
     retentionIncludesUploaded: r.retention_includes_uploaded === 1, label: r.label, createdAt: r.created_at, updatedAt: r.updated_at, lastRunAt: r.last_run_at, nextRunAt: r.next_run_at,
-    lastResult: r.last_result,
+    lastResult: r.last_result, pingUrlSealed: r.ping_url_sealed, overdueGraceSeconds: r.overdue_grace_seconds, overdueReportedFor: r.overdue_reported_for,
   };
 }
 
@@ -31,6 +31,8 @@ export interface ScheduleInput {
   retentionIncludesUploaded?: boolean;
   label: string | null;
   nextRunAt: string | null;
+  /** Default null (the server's default grace). */
+  overdueGraceSeconds?: number | null;
 }
 
 /** The columns a schedule's settings are stored in (the configuration import writes them too). */
@@ -40,6 +42,7 @@ export function scheduleColumns(s: ScheduleInput) {
     retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily,
     keep_weekly: s.keepWeekly, keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly,
     retention_includes_uploaded: s.retentionIncludesUploaded === true ? 1 : 0, label: s.label, next_run_at: s.nextRunAt,
+    overdue_grace_seconds: s.overdueGraceSeconds ?? null,
   };
 }
 
@@ -96,6 +99,38 @@ export class ScheduleStore {
 
   async setNext(id: number, next: string | null): Promise<void> {
     await this.db.updateTable('schedules').set({ next_run_at: next }).where('id', '=', id).execute();
+  }
+
+  /** Seals in another ping URL (null: none). */
+  async setPingUrl(id: number, sealed: string | null): Promise<void> {
+    await this.db.updateTable('schedules').set({ ping_url_sealed: sealed, updated_at: nowIso() }).where('id', '=', id).execute();
+  }
+
+  /** Enabled schedules, for the overdue check. */
+  async enabled(): Promise<Schedule[]> {
+    return (await this.select().where('schedules.enabled', '=', 1).orderBy('schedules.id').execute()).map(toSchedule);
+  }
+
+  /**
+   * Records that the run expected at `expected` was reported overdue, only if it was not yet (compare
+   * and set on the previous value): of several processes, one reports it. True when this call did.
+   */
+  async claimOverdue(id: number, previous: string | null, expected: string): Promise<boolean> {
+    let q = this.db.updateTable('schedules').set({ overdue_reported_for: expected }).where('id', '=', id);
+    q = previous === null ? q.where('overdue_reported_for', 'is', null) : q.where('overdue_reported_for', '=', previous);
+    return Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
+  }
+
+  /** Runs expected up to `until` are not judged overdue (a schedule just enabled, or given another time). */
+  async judgeOverdueFrom(id: number, until: string): Promise<void> {
+    await this.db.updateTable('schedules').set({ overdue_reported_for: until }).where('id', '=', id).execute();
+  }
+
+  /** Whether a backup of this schedule, made at or after `since`, succeeded. */
+  async succeededSince(id: number, since: string): Promise<boolean> {
+    const r = await this.db.selectFrom('backups').select('id').where('schedule_id', '=', id).where('status', '=', 'success')
+      .where('created_at', '>=', since).limit(1).executeTakeFirst();
+    return r !== undefined;
   }
 
   async setResult(id: number, result: string): Promise<void> {

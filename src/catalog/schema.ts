@@ -137,6 +137,15 @@ export interface SchedulesTable {
   /** The next time this schedule is due; claimed atomically so only one process fires it. */
   next_run_at: string | null;
   last_result: string | null;
+  /** A Healthchecks-style ping URL, sealed under the server secret; null: none. */
+  ping_url_sealed: string | null;
+  /** How long after its expected time a run may succeed before the schedule is overdue; null: the server's default. */
+  overdue_grace_seconds: number | null;
+  /**
+   * The expected run time last reported overdue (claimed with a compare and set, so once per missed
+   * run), or the time the schedule was last enabled or retimed: runs expected up to it are not judged.
+   */
+  overdue_reported_for: string | null;
 }
 
 export interface AuditLogTable {
@@ -148,6 +157,49 @@ export interface AuditLogTable {
   /** JSON. */
   detail: string | null;
   ip: string | null;
+}
+
+export interface NotificationChannelsTable {
+  id: Generated<number>;
+  name: string;
+  /** webhook, slack, discord or email. */
+  kind: string;
+  /** JSON list of the events it receives. */
+  events: string;
+  /** Only events of this instance (by name); null: all. */
+  instance: string | null;
+  enabled: number;
+  /** JSON of the settings that are no secret (an SMTP host, port, sender, recipients). */
+  settings: string;
+  /** JSON of its secrets (a webhook URL, an SMTP password) sealed under the server secret; null: none. */
+  secret_sealed: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NotificationDeliveriesTable {
+  id: Generated<number>;
+  /** The channel it goes to; null for a schedule's Healthchecks ping. */
+  channel_id: number | null;
+  /** The schedule whose ping URL it goes to (pings), or the schedule the event is about. */
+  schedule_id: number | null;
+  event: string;
+  /** What makes it one message (event, subject, target): a second insert of the same is ignored. */
+  dedupe_key: string;
+  /** JSON of the message (never a secret). */
+  message: string;
+  /** pending, delivered or failed. */
+  status: string;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  /** The process sending it now, and until when its claim holds. */
+  claimed_by: string | null;
+  claimed_until: string | null;
+  last_error: string | null;
+  response_status: number | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
 }
 
 export interface SettingsTable {
@@ -172,4 +224,6 @@ export interface Database {
   schedules: SchedulesTable;
   audit_log: AuditLogTable;
   settings: SettingsTable;
+  notification_channels: NotificationChannelsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }

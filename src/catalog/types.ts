@@ -153,6 +153,52 @@ export interface Schedule {
   lastRunAt: string | null;
   nextRunAt: string | null;
   lastResult: string | null;
+  /** Its Healthchecks-style ping URL, sealed (core opens it); null: none. */
+  pingUrlSealed: string | null;
+  /** Seconds after its expected time by which a run must have succeeded; null: the server's default. */
+  overdueGraceSeconds: number | null;
+  /** The expected run last reported overdue. */
+  overdueReportedFor: string | null;
+}
+
+export const NOTIFICATION_KINDS = ['webhook', 'slack', 'discord', 'email'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export const NOTIFICATION_EVENTS = ['job.failed', 'job.succeeded', 'schedule.overdue'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface NotificationChannel {
+  id: number;
+  name: string;
+  kind: NotificationKind;
+  events: NotificationEvent[];
+  /** Only events of this instance; null: all. */
+  instance: string | null;
+  enabled: boolean;
+  /** The settings that are no secret (per kind; core checks them). */
+  settings: Record<string, unknown>;
+  /** Its secrets as sealed JSON; null: none. */
+  secretSealed: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NotificationDelivery {
+  id: number;
+  channelId: number | null;
+  scheduleId: number | null;
+  /** A notification event, `test`, or a ping (`ping.start`, `ping.success`, `ping.fail`). */
+  event: string;
+  message: Record<string, unknown>;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  responseStatus: number | null;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: string | null;
 }
 
 export interface AuditEntry {

@@ -23,6 +23,8 @@ import { JobService } from './jobs.js';
 import { logJobs } from './job-log.js';
 import { type LogLine, type Logger, SILENT_LOGGER, logLineOf } from './logger.js';
 import { KantoService } from './kanto.js';
+import { DEFAULT_RETRY, Dispatcher, NotificationService, Notifier, type RetryOptions, Sender } from './notifications/index.js';
+import { OverdueCheck } from './overdue.js';
 import { CoreError } from './errors.js';
 import { renderMetrics } from './metrics.js';
 import { SYSTEM_ACTOR } from './permissions.js';
@@ -60,6 +62,8 @@ export interface CoreOptions {
   maxConcurrentUploads?: number;
   /** Where core writes its log (jobs, schedules, faults); default: nowhere. */
   logger?: Logger;
+  /** Retries of notification deliveries; default DEFAULT_RETRY (tests make the delay short). */
+  notificationRetry?: Partial<RetryOptions>;
 }
 
 /** Default largest upload: 64 GiB. */
@@ -92,6 +96,13 @@ export class Core {
   readonly restoreStatus: RestoreStatusService;
   /** Eclipse Kanto's operations as Coffer's backups and restore jobs. */
   readonly kanto: KantoService;
+  /** Notification channels and their deliveries. */
+  readonly notifications: NotificationService;
+  /** Finds schedules whose run did not succeed in time (run by the scheduler; callable with another "now" in tests). */
+  readonly overdue: OverdueCheck;
+  private readonly notifier: Notifier;
+  private readonly sender: Sender;
+  private dispatcher: Dispatcher | undefined;
   private runner: JobRunner | undefined;
   private scheduler: Scheduler | undefined;
   private restarting: Promise<void> = Promise.resolve();
@@ -118,10 +129,17 @@ export class Core {
     const limits: Limits = { maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 25 };
     this.backups = new BackupService(catalog, this.repositories, () => this.runner, this.audit, this.identity, limits);
     this.jobs = new JobService(catalog, this.events, () => this.runner, this.audit);
-    this.schedules = new ScheduleService(catalog, this.audit);
+    this.schedules = new ScheduleService(catalog, secret, this.audit);
     this.archiveLinks = new ArchiveLinks(secret, catalog);
     this.restoreStatus = new RestoreStatusService(catalog);
     this.kanto = new KantoService(catalog, this.backups, this.instances, this.audit, secret, () => this.runner);
+    this.sender = new Sender(catalog, secret);
+    const wake = () => this.dispatcher?.wake();
+    this.notifier = new Notifier(catalog, this.identity.hostname, wake, log);
+    // Job starts and ends seen in this process become notifications (queued; a process that runs jobs sends them).
+    this.events.subscribe('*', (job) => this.notifier.observe(job));
+    this.notifications = new NotificationService(catalog, secret, this.sender, this.audit, this.identity.hostname, wake);
+    this.overdue = new OverdueCheck(catalog, (s, expectedAt, grace) => this.notifier.scheduleOverdue(s, expectedAt, grace), log);
     this.configuration = new ConfigurationService({
       catalog, secret, secretFile: this.secretFile, dataDir: opts.dataDir, audit: this.audit, cofferVersion: VERSION,
       admin: { password: opts.adminPassword, apiKey: opts.adminApiKey }, log, restartServices: () => this.restartServices(),
@@ -207,7 +225,9 @@ export class Core {
       },
     });
     await this.runner.start();
-    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.logger.child({ component: 'scheduler' }));
+    this.dispatcher = new Dispatcher(this.catalog, this.sender, { ...DEFAULT_RETRY, ...this.opts.notificationRetry }, this.log);
+    this.dispatcher.start();
+    this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.logger.child({ component: 'scheduler' }), undefined, this.overdue);
     this.scheduler.start();
   }
 
@@ -251,6 +271,8 @@ export class Core {
       this.scheduler = undefined;
       await this.runner?.stop('interrupted: Coffer restarted its services after a configuration change');
       this.runner = undefined;
+      await this.dispatcher?.stop();
+      this.dispatcher = undefined;
       this.secret.reload(this.secretFile);
       this.auth.forgetCachedCredentials();
       if ((this.opts.role ?? 'all') !== 'api') await this.startWorkers();
@@ -265,6 +287,7 @@ export class Core {
     await this.restarting;
     this.scheduler?.stop();
     await this.runner?.stop();
+    await this.dispatcher?.stop();
     // The ends of the jobs just interrupted are written before the catalog (which names their instances) closes.
     await this.jobLog.stop();
     await this.catalog.close();

@@ -17,7 +17,10 @@ export { BUILTIN_INSTANCE, MAX_INSTANCE_DESCRIPTION } from './instances.js';
 export { InstanceBusyError, KANTO_PART, type KantoRestoreSource, type KantoService, kantoCorrelationOf, kantoInstanceName } from './kanto.js';
 export { UPLOADED_KEY, isUploaded, isWholeBackup } from './backup-origin.js';
 export { nextRun } from './schedules.js';
+export { type ChannelView, type EmailSettings, TLS_MODES } from './notifications/index.js';
+export { DEFAULT_OVERDUE_GRACE_SECONDS } from './overdue.js';
 export {
+  NOTIFICATION_KINDS, NOTIFICATION_EVENTS, DELIVERY_STATUSES, type NotificationDelivery, type DeliveryStatus,
   ROLES, BACKUP_STATUSES, BACKUP_TYPES, JOB_KINDS, JOB_STATES, ACTIVE_JOB_STATES, isTerminal,
   type Role, type User, type ApiKey, type Instance, type Backup, type BackupStatus, type BackupKind, type BackupScope,
   type Job, type JobKind, type JobState, type JobProgress, type Schedule, type AuditEntry, type Page, type PartSpec,

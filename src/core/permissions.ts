@@ -31,6 +31,9 @@ export const PERMISSIONS = {
   'job.cancel': OPERATORS,
   'audit.read': ADMIN,
   'config.manage': ADMIN,
+  /** Notification channels and their deliveries: where failures are reported is an admin's matter (and their URLs are credentials). */
+  'notification.read': ADMIN,
+  'notification.write': ADMIN,
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -3,15 +3,20 @@
  * moves each on to its next run with a compare-and-set (so exactly one process fires it, however
  * many share the catalog) and starts the backup. A run missed while the server was down is due at
  * start-up and fires once; a run that finds the previous one still going is skipped with a reason,
- * never queued twice (the catalog's unique index says so).
+ * never queued twice (the catalog's unique index says so). Every few seconds it also checks for
+ * schedules whose run did not succeed in time (see overdue.ts).
  */
 import type { Catalog, Schedule } from '../catalog/index.js';
 import type { AuditLog } from './audit.js';
 import type { BackupService } from './backups.js';
 import { CoreError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { OverdueCheck } from './overdue.js';
 import { SYSTEM_ACTOR } from './permissions.js';
 import { nextRun } from './schedules.js';
+
+/** How often schedules are checked for overdue runs: grace periods are minutes, not milliseconds. */
+const OVERDUE_CHECK_MS = 5_000;
 
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -23,7 +28,11 @@ export class Scheduler {
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     private readonly tickMs = 500,
+    private readonly overdue?: OverdueCheck,
+    private readonly overdueEveryMs = OVERDUE_CHECK_MS,
   ) {}
+
+  private lastOverdueCheck = 0;
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.tickMs);
@@ -40,6 +49,10 @@ export class Scheduler {
     this.ticking = true;
     try {
       for (const s of await this.catalog.schedules.due(now.toISOString())) await this.fire(s, now);
+      if (this.overdue && now.getTime() - this.lastOverdueCheck >= this.overdueEveryMs) {
+        this.lastOverdueCheck = now.getTime();
+        await this.overdue.check(now);
+      }
     } catch (err) {
       this.logger.error({ err }, 'scheduler tick failed');
     } finally {

@@ -5,7 +5,9 @@ import type { ForgetPolicy } from '../repo/index.js';
 import type { AuditLog } from './audit.js';
 import { CoreError, invalid, notFound } from './errors.js';
 import { BUILTIN_INSTANCE } from './instances.js';
+import { httpUrl } from './notifications/index.js';
 import { type Actor, requirePermission } from './permissions.js';
+import type { ServerSecret } from './secrets.js';
 
 const KEEPS = ['keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly'] as const;
 
@@ -35,7 +37,7 @@ export function retentionPolicy(s: Schedule): ForgetPolicy | undefined {
 }
 
 export class ScheduleService {
-  constructor(private readonly catalog: Catalog, private readonly audit: AuditLog) {}
+  constructor(private readonly catalog: Catalog, private readonly secret: ServerSecret, private readonly audit: AuditLog) {}
 
   async list(actor: Actor, f: { instance?: string } = {}): Promise<Schedule[]> {
     requirePermission(actor, 'schedule.read');
@@ -53,8 +55,11 @@ export class ScheduleService {
 
   async create(actor: Actor, body: Record<string, unknown>): Promise<Schedule> {
     requirePermission(actor, 'schedule.write');
-    const s = await this.catalog.schedules.create(await this.input(body, undefined));
-    await this.audit.record(actor, 'schedule.create', `schedule:${s.id}`, { cron: s.cron, instance: s.instance });
+    const input = await this.input(body, undefined);
+    const ping = pingUrlOf(body);
+    let s = await this.catalog.schedules.create(input);
+    if (ping !== undefined) s = await this.setPingUrl(s.id, ping);
+    await this.audit.record(actor, 'schedule.create', `schedule:${s.id}`, { cron: s.cron, instance: s.instance, ping_url_set: s.pingUrlSealed !== null });
     return s;
   }
 
@@ -63,8 +68,13 @@ export class ScheduleService {
     requirePermission(actor, 'schedule.write');
     const old = await this.catalog.schedules.get(id);
     if (!old) throw notFound(`schedule ${id}`);
-    const s = (await this.catalog.schedules.replace(id, await this.input(body, old)))!;
-    await this.audit.record(actor, 'schedule.update', `schedule:${id}`, { cron: s.cron, enabled: s.enabled });
+    const input = await this.input(body, old);
+    const ping = pingUrlOf(body);
+    let s = (await this.catalog.schedules.replace(id, input))!;
+    // Runs expected while it was disabled, or at its old times, were not missed.
+    if ((s.enabled && !old.enabled) || s.cron !== old.cron || s.timezone !== old.timezone) await this.catalog.schedules.judgeOverdueFrom(id, new Date().toISOString());
+    if (ping !== undefined) s = await this.setPingUrl(id, ping);
+    await this.audit.record(actor, 'schedule.update', `schedule:${id}`, { cron: s.cron, enabled: s.enabled, ...(ping !== undefined ? { ping_url_set: ping !== null } : {}) });
     return s;
   }
 
@@ -72,6 +82,11 @@ export class ScheduleService {
     requirePermission(actor, 'schedule.write');
     if (!(await this.catalog.schedules.remove(id))) throw notFound(`schedule ${id}`);
     await this.audit.record(actor, 'schedule.delete', `schedule:${id}`);
+  }
+
+  private async setPingUrl(id: number, url: string | null): Promise<Schedule> {
+    await this.catalog.schedules.setPingUrl(id, url === null ? null : this.secret.seal(url));
+    return (await this.catalog.schedules.get(id))!;
   }
 
   private async input(b: Record<string, unknown>, old: Schedule | undefined): Promise<ScheduleInput> {
@@ -99,15 +114,27 @@ export class ScheduleService {
     const includesUploaded = pick('retention_includes_uploaded', old?.retentionIncludesUploaded ?? false);
     if (typeof includesUploaded !== 'boolean') throw invalid('retention_includes_uploaded', 'must be a boolean');
     const keeps = Object.fromEntries(KEEPS.map((k) => [k, count(k, old ? old[camel(k)] : null)])) as Record<(typeof KEEPS)[number], number | null>;
+    const grace = pick('overdue_grace_seconds', old?.overdueGraceSeconds ?? null);
+    if (grace !== null && (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 1 || grace > 31 * 86_400)) throw invalid('overdue_grace_seconds', 'must be a whole number of seconds from 1 to 2678400 (31 days), or null for the default');
     const next = nextRun(cron, timezone as string | null);
     return {
       instanceId: instance.id, cron, timezone: timezone as string | null, type: type as BackupKind, enabled, label: label as string | null,
       retentionDays: count('retention_days', old?.retentionDays, 36_500),
       keepLast: keeps.keep_last, keepHourly: keeps.keep_hourly, keepDaily: keeps.keep_daily, keepWeekly: keeps.keep_weekly,
       keepMonthly: keeps.keep_monthly, keepYearly: keeps.keep_yearly, retentionIncludesUploaded: includesUploaded,
-      nextRunAt: enabled && next ? next.toISOString() : null,
+      nextRunAt: enabled && next ? next.toISOString() : null, overdueGraceSeconds: grace as number | null,
     };
   }
+}
+
+/**
+ * The schedule's Healthchecks ping URL as given: a URL, null to remove it, undefined when not
+ * given (it stays). The URL is a credential (whoever has it can report the check as up), so it is
+ * sealed and never shown again.
+ */
+function pingUrlOf(b: Record<string, unknown>): string | null | undefined {
+  if (!('ping_url' in b) || b['ping_url'] === undefined) return undefined;
+  return b['ping_url'] === null ? null : httpUrl('ping_url', b['ping_url']);
 }
 
 function camel(k: (typeof KEEPS)[number]): 'keepLast' | 'keepHourly' | 'keepDaily' | 'keepWeekly' | 'keepMonthly' | 'keepYearly' {

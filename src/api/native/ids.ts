@@ -5,7 +5,7 @@
  */
 import { CoreError } from '../../core/index.js';
 
-export type IdKind = 'backup' | 'job' | 'schedule' | 'key';
+export type IdKind = 'backup' | 'job' | 'schedule' | 'key' | 'notification' | 'delivery';
 
 /** Catalog ids are PostgreSQL `integer`s: a larger number would be a database error, not a miss. */
 const MAX_ID = 2_147_483_647;

@@ -5,6 +5,7 @@ import { backupFileRoutes } from './backup-files.js';
 import { backupRoutes } from './backups.js';
 import { instanceRoutes } from './instances.js';
 import { jobRoutes } from './jobs.js';
+import { deliveryRoutes, notificationRoutes } from './notifications.js';
 import { repositoryRoutes } from './repositories.js';
 import { restoreRoutes } from './restores.js';
 import { scheduleRoutes } from './schedules.js';
@@ -22,5 +23,7 @@ export const nativeApi: RoutesPlugin = async (app) => {
   await app.register(repositoryRoutes, { prefix: '/api/v1/repositories' });
   await app.register(jobRoutes, { prefix: '/api/v1/jobs' });
   await app.register(auditRoutes, { prefix: '/api/v1/audit' });
+  await app.register(notificationRoutes, { prefix: '/api/v1/notifications' });
+  await app.register(deliveryRoutes, { prefix: '/api/v1/notification-deliveries' });
   await app.register(systemRoutes);
 };

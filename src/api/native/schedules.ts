@@ -23,9 +23,11 @@ const scheduleFields = {
   keep_weekly: Count('Keep N weekly'),
   keep_monthly: Count('Keep N monthly'),
   keep_yearly: Count('Keep N yearly'),
+  ping_url: Type.Optional(Nullable(Type.String({ description: 'A Healthchecks-style ping URL: `<url>/start` when a run starts, `<url>` when it succeeds, `<url>/fail` when it fails or is overdue. A credential: stored sealed, never shown again (see `ping_url_set`); null removes it' }))),
+  overdue_grace_seconds: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 2_678_400, description: 'A run must succeed within this many seconds of its expected time, else the schedule is overdue (notified once per missed run); null: the default, 3600' }))),
   retention_includes_uploaded: Type.Optional(Type.Boolean({ description: 'Count uploaded backups under the keep rules too (and forget them like the others). Default false: retention leaves uploads alone' })),
 };
-const FIELDS = ['cron', 'instance', 'timezone', 'type', 'enabled', 'label', 'retention_days', 'keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly', 'retention_includes_uploaded'] as const;
+const FIELDS = ['cron', 'instance', 'timezone', 'type', 'enabled', 'label', 'retention_days', 'keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly', 'retention_includes_uploaded', 'ping_url', 'overdue_grace_seconds'] as const;
 
 const CreateBody = Type.Object({ cron: Type.String({ description: 'Cron expression: 5 fields, or 6 with seconds' }), ...scheduleFields });
 const UpdateBody = Type.Object({ cron: Type.Optional(Type.String()), ...scheduleFields }, { description: 'Fields given replace the schedule\'s; the others stay' });

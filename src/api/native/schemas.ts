@@ -5,7 +5,7 @@
  * validation in tests, and dropped by the serializer otherwise.
  */
 import { type TSchema, Type } from 'typebox';
-import { BACKUP_TYPES, JOB_KINDS, JOB_STATES, PART_KINDS, ROLES } from '../../core/index.js';
+import { BACKUP_TYPES, DELIVERY_STATUSES, JOB_KINDS, JOB_STATES, NOTIFICATION_EVENTS, NOTIFICATION_KINDS, PART_KINDS, ROLES, TLS_MODES } from '../../core/index.js';
 import { ErrorBody } from '../errors-schema.js';
 import { DateTime, Nullable, Ref, StringEnum } from '../schema-kit.js';
 import { NATIVE_BACKUP_STATUSES, NATIVE_RESTORE_STATUSES } from './words.js';
@@ -112,6 +112,8 @@ export const Schedule = Type.Object({
   last_run_at: Nullable(DateTime()),
   next_run_at: Nullable(DateTime()),
   last_result: Nullable(Type.String()),
+  ping_url_set: Type.Boolean({ description: 'Whether a Healthchecks ping URL is set (the URL itself is a credential and never shown)' }),
+  overdue_grace_seconds: Nullable(Type.Integer({ minimum: 1, description: 'A run must succeed within this many seconds of its expected time, else the schedule is overdue; null: the server\'s default (3600)' })),
 }, { $id: 'Schedule', additionalProperties: false, description: 'A backup schedule with its retention' });
 
 export const COFFER_DATA = 'true: also back up Coffer\'s own files where this part covers them (server secret, catalog, uploads/, kanto/, state/, the default repository); '
@@ -175,8 +177,45 @@ export const AuditEntry = Type.Object({
   ip: Nullable(Type.String()),
 }, { $id: 'AuditEntry', additionalProperties: false, description: 'Who did what, when, from where' });
 
+const EMAIL_ONLY = '(email channels; null for the others)';
+
+export const NotificationChannel = Type.Object({
+  id: Id('notification'),
+  name: Type.String(),
+  kind: StringEnum(NOTIFICATION_KINDS, { description: 'webhook (generic JSON), slack, discord or email (SMTP)' }),
+  events: Type.Array(StringEnum(NOTIFICATION_EVENTS), { description: 'The events it receives' }),
+  instance: Nullable(Type.String({ description: 'Only events of this instance; null: all' })),
+  enabled: Type.Boolean(),
+  url_set: Type.Boolean({ description: 'Whether a webhook URL is set (webhook, slack, discord). The URL is a credential and never shown' }),
+  smtp_host: Nullable(Type.String({ description: `SMTP server ${EMAIL_ONLY}` })),
+  smtp_port: Nullable(Type.Integer({ description: `SMTP port ${EMAIL_ONLY}` })),
+  smtp_tls: Type.Unsafe<(typeof TLS_MODES)[number] | null>({ type: ['string', 'null'], enum: [...TLS_MODES, null], description: `starttls, tls (implicit) or none ${EMAIL_ONLY}` }),
+  smtp_user: Nullable(Type.String({ description: `SMTP user; null: no sign-in ${EMAIL_ONLY}` })),
+  smtp_password_set: Type.Boolean({ description: 'Whether an SMTP password is stored (never shown)' }),
+  from: Nullable(Type.String({ description: `Sender address ${EMAIL_ONLY}` })),
+  to: Nullable(Type.Array(Type.String(), { description: `Recipients ${EMAIL_ONLY}` })),
+  created_at: DateTime(),
+  updated_at: DateTime(),
+}, { $id: 'NotificationChannel', additionalProperties: false, description: 'Where notifications go (never with its secrets)' });
+
+export const NotificationDelivery = Type.Object({
+  id: Id('delivery'),
+  notification_id: Nullable(Id('notification')),
+  schedule_id: Nullable(Id('schedule')),
+  event: Type.String({ description: 'job.failed, job.succeeded, schedule.overdue, test, or a schedule\'s ping: ping.start, ping.success, ping.fail' }),
+  summary: Type.String({ description: 'What the message says, in one line' }),
+  status: StringEnum(DELIVERY_STATUSES, { description: 'pending (not sent yet, or waiting to be retried), delivered, failed (out of attempts)' }),
+  attempts: Type.Integer({ minimum: 0, description: 'Attempts made so far' }),
+  next_attempt_at: DateTime('When it is (or was) due to be tried'),
+  last_error: Nullable(Type.String({ description: 'Why the last attempt failed' })),
+  response_status: Nullable(Type.Integer({ description: 'The receiver\'s HTTP status (or SMTP reply code) of the last attempt' })),
+  created_at: DateTime(),
+  updated_at: DateTime(),
+  delivered_at: Nullable(DateTime()),
+}, { $id: 'NotificationDelivery', additionalProperties: false, description: 'One message to one receiver, with its attempts' });
+
 /** Every shared schema, in an order where each comes after those it refers to. */
-export const SHARED_SCHEMAS: readonly TSchema[] = [ErrorBody, Backup, BackupCreated, Progress, RestoreJob, Job, Schedule, Part, Instance, User, ApiKey, NewApiKey, Repository, AuditEntry];
+export const SHARED_SCHEMAS: readonly TSchema[] = [ErrorBody, Backup, BackupCreated, Progress, RestoreJob, Job, Schedule, Part, Instance, User, ApiKey, NewApiKey, Repository, AuditEntry, NotificationChannel, NotificationDelivery];
 
 /** `limit`/`offset` of every listing. */
 export const DEFAULT_LIMIT = 100;

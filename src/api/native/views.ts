@@ -1,6 +1,6 @@
 /** Core's records as the native API shows them: snake_case, prefixed ids, native status words. */
 import type { Static } from 'typebox';
-import { type ApiKey, type AuditEntry, type Backup, type InstanceView, type Job, type JobInfo, type JobProgress, type NewKey, type RepositoryView, type Schedule, type User, isUploaded } from '../../core/index.js';
+import { type ChannelView, type EmailSettings, type NotificationDelivery, type ApiKey, type AuditEntry, type Backup, type InstanceView, type Job, type JobInfo, type JobProgress, type NewKey, type RepositoryView, type Schedule, type User, isUploaded } from '../../core/index.js';
 import { formatId, formatOptionalId } from './ids.js';
 import type * as S from './schemas.js';
 import { BACKUP_STATUS_WORD, RESTORE_STATUS_WORD } from './words.js';
@@ -48,7 +48,7 @@ export function scheduleView(s: Schedule): Static<typeof S.Schedule> {
     id: formatId('schedule', s.id), instance: s.instance, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled,
     retention_days: s.retentionDays, keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily, keep_weekly: s.keepWeekly,
     keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly, retention_includes_uploaded: s.retentionIncludesUploaded, label: s.label, created_at: s.createdAt, updated_at: s.updatedAt,
-    last_run_at: s.lastRunAt, next_run_at: s.nextRunAt, last_result: s.lastResult,
+    last_run_at: s.lastRunAt, next_run_at: s.nextRunAt, last_result: s.lastResult, ping_url_set: s.pingUrlSealed !== null, overdue_grace_seconds: s.overdueGraceSeconds,
   };
 }
 
@@ -78,4 +78,22 @@ export function repositoryView(r: RepositoryView): Static<typeof S.Repository> {
 
 export function auditView(e: AuditEntry): Static<typeof S.AuditEntry> {
   return { id: e.id, at: e.at, actor: e.actor, action: e.action, target: e.target, detail: e.detail, ip: e.ip };
+}
+
+export function notificationView(c: ChannelView): Static<typeof S.NotificationChannel> {
+  const e = c.kind === 'email' ? (c.settings as unknown as EmailSettings) : undefined;
+  return {
+    id: formatId('notification', c.id), name: c.name, kind: c.kind, events: c.events, instance: c.instance, enabled: c.enabled, url_set: c.urlSet,
+    smtp_host: e?.host ?? null, smtp_port: e?.port ?? null, smtp_tls: e?.tls ?? null, smtp_user: e?.user ?? null, smtp_password_set: c.passwordSet,
+    from: e?.from ?? null, to: e?.to ?? null, created_at: c.createdAt, updated_at: c.updatedAt,
+  };
+}
+
+export function deliveryView(d: NotificationDelivery): Static<typeof S.NotificationDelivery> {
+  const summary = d.message['summary'];
+  return {
+    id: formatId('delivery', d.id), notification_id: formatOptionalId('notification', d.channelId), schedule_id: formatOptionalId('schedule', d.scheduleId),
+    event: d.event, summary: typeof summary === 'string' ? summary : d.event, status: d.status, attempts: d.attempts, next_attempt_at: d.nextAttemptAt,
+    last_error: d.lastError, response_status: d.responseStatus, created_at: d.createdAt, updated_at: d.updatedAt, delivered_at: d.deliveredAt,
+  };
 }

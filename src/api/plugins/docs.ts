@@ -43,6 +43,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'repositories', description: 'Where backups are stored' },
         { name: 'jobs', description: 'Backup, restore and retention jobs' },
         { name: 'audit', description: 'Who did what' },
+        { name: 'notifications', description: 'Where failures, successes and overdue schedules are reported, and the deliveries of those reports' },
         { name: 'system', description: 'Health and metrics' },
         { name: 'riverbed', description: 'Riverbed\'s device backup API (/api/npm.backup/1.0): backups of the built-in instance `device`' },
         { name: 'syncano', description: 'Syncano\'s instance backup API (/v1): full and partial backups, restores, archive links' },

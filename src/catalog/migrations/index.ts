@@ -6,6 +6,7 @@ import * as changeCounters from './2026-11-24-change-counters.js';
 import * as repositoryOptions from './2026-12-06-repository-options.js';
 import * as retentionIncludesUploaded from './2026-12-07-retention-includes-uploaded.js';
 import * as jobAttempts from './2026-12-08-job-attempts.js';
+import * as notifications from './2026-12-09-notifications.js';
 
 type Step = { up(db: Kysely<any>, f: DdlFlavour): Promise<void> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -15,6 +16,7 @@ const STEPS: Record<string, Step> = {
   '2026-12-06-repository-options': repositoryOptions,
   '2026-12-07-retention-includes-uploaded': retentionIncludesUploaded,
   '2026-12-08-job-attempts': jobAttempts,
+  '2026-12-09-notifications': notifications,
 };
 
 export function migrationProvider(flavour: DdlFlavour): MigrationProvider {

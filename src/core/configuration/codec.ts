@@ -4,14 +4,15 @@
  * working configuration (names, parts, cron expressions, references, at least one admin) and
  * re-seals the repository passwords under the server secret that will be in force.
  */
-import type { ConfigurationRecords, ConfigSchedule } from '../../catalog/index.js';
+import type { ConfigNotification, ConfigurationRecords, ConfigSchedule } from '../../catalog/index.js';
 import { parseLocation } from '../../storage/index.js';
 import { CoreError } from '../errors.js';
 import { validateParts } from '../parts.js';
+import { checkChannel, httpUrl } from '../notifications/index.js';
 import { nextRun } from '../schedules.js';
 import type { ServerSecret } from '../secrets.js';
 import {
-  type AccountsAndLocations, type ConfigurationDocument, DOCUMENT_FILE, FORMAT_NAME, FORMAT_VERSION, type ReadableConfiguration, type SensitiveValues, authenticatedData,
+  type AccountsAndLocations, type ConfigurationDocument, DOCUMENT_FILE, FORMAT_NAME, FORMAT_VERSION, type NotificationEntry, type ReadableConfiguration, type SensitiveValues, authenticatedData,
 } from './document.js';
 import type { Sealer } from './sealing.js';
 
@@ -38,12 +39,25 @@ export function buildDocument(records: ConfigurationRecords, o: { secret: Server
     schedules: records.schedules.map((s) => ({
       instance: s.instance, cron: s.cron, timezone: s.timezone, type: s.type, enabled: s.enabled, retention_days: s.retentionDays,
       keep_last: s.keepLast, keep_hourly: s.keepHourly, keep_daily: s.keepDaily, keep_weekly: s.keepWeekly, keep_monthly: s.keepMonthly, keep_yearly: s.keepYearly,
-      label: s.label,
+      label: s.label, overdue_grace_seconds: s.overdueGraceSeconds ?? null,
     })),
     users: records.users.map((u) => ({ name: u.name, role: u.role, has_password: u.passwordHash !== null, created_at: u.createdAt })),
     api_keys: records.apiKeys.map((k) => ({ user: k.user, prefix: k.prefix, label: k.label, created_at: k.createdAt })),
     settings: records.settings,
+    notifications: records.notifications.map((n) => ({
+      name: n.name, kind: n.kind as NotificationEntry['kind'], events: n.events as NotificationEntry['events'], instance: n.instance, enabled: n.enabled, settings: n.settings,
+    })),
   };
+  const opened = (what: string, sealed: string) => {
+    try {
+      return o.secret.open(sealed);
+    } catch (err) {
+      throw new CoreError('internal', `${what}: its secrets do not open with the server secret, so they cannot be exported: ${(err as Error).message}`, undefined, { cause: err });
+    }
+  };
+  const notificationSecrets = Object.fromEntries(records.notifications.filter((n) => n.secretSealed !== null)
+    .map((n) => [n.name, JSON.parse(opened(`notification channel ${n.name}`, n.secretSealed!)) as { url?: string; password?: string }]));
+  const pingUrls = Object.fromEntries(records.schedules.flatMap((s, i) => (s.pingUrlSealed ? [[String(i), opened(`schedule ${i + 1}`, s.pingUrlSealed)]] : [])));
   const accounts: AccountsAndLocations = { repositories: all.repositories, users: all.users, api_keys: all.api_keys };
   const configuration: ReadableConfiguration = o.sealAccounts ? { ...all, repositories: [], users: [], api_keys: [] } : all;
   const sensitive: SensitiveValues = {
@@ -53,6 +67,8 @@ export function buildDocument(records: ConfigurationRecords, o: { secret: Server
     repository_options: repositoryOptions,
     password_hashes: Object.fromEntries(records.users.filter((u) => u.passwordHash !== null).map((u) => [u.name, u.passwordHash!])),
     api_key_hashes: records.apiKeys.map((k) => k.keyHash),
+    notification_secrets: notificationSecrets,
+    schedule_ping_urls: pingUrls,
   };
   const head = { format: FORMAT_NAME, version: FORMAT_VERSION, created_at: new Date().toISOString(), coffer_version: o.cofferVersion, sealing: o.sealer.header, configuration } as const;
   return { ...head, sealed: o.sealer.seal(JSON.stringify(sensitive), authenticatedData(head)) };
@@ -102,6 +118,7 @@ export function toRecords(c: ReadableConfiguration, s: SensitiveValues, newSecre
       instance: e.instance, cron: e.cron, timezone: e.timezone, type: e.type, enabled: e.enabled, retentionDays: keep(e.retention_days),
       keepLast: keep(e.keep_last), keepHourly: keep(e.keep_hourly), keepDaily: keep(e.keep_daily), keepWeekly: keep(e.keep_weekly),
       keepMonthly: keep(e.keep_monthly), keepYearly: keep(e.keep_yearly), label: e.label, nextRunAt: e.enabled && next ? next.toISOString() : null,
+      overdueGraceSeconds: e.overdue_grace_seconds ?? null, pingUrlSealed: pingUrlOf(s, n, newSecret),
     };
   });
   for (const u of c.users) if (!NAME_RE.test(u.name)) throw bad(`user name ${JSON.stringify(u.name)} is not valid`);
@@ -119,6 +136,36 @@ export function toRecords(c: ReadableConfiguration, s: SensitiveValues, newSecre
     })),
     instances, schedules,
     users: c.users.map((u) => ({ name: u.name, role: u.role, passwordHash: u.has_password ? s.password_hashes[u.name]! : null, createdAt: u.created_at })),
-    apiKeys, settings: c.settings,
+    apiKeys, settings: c.settings, notifications: (c.notifications ?? []).map((n) => notificationRecord(n, s, newSecret)),
+  };
+}
+
+function pingUrlOf(s: SensitiveValues, index: number, newSecret: ServerSecret): string | null {
+  const url = s.schedule_ping_urls?.[String(index)];
+  if (url === undefined) return null;
+  try {
+    return newSecret.seal(httpUrl('ping_url', url));
+  } catch (err) {
+    throw bad(`schedule ${index + 1}: ${(err as Error).message}`);
+  }
+}
+
+/** A channel of the file, checked as the API checks one, its secrets sealed under the secret in force. */
+function notificationRecord(n: NotificationEntry, s: SensitiveValues, newSecret: ServerSecret): ConfigNotification {
+  const secrets = s.notification_secrets?.[n.name] ?? {};
+  const e = n.settings;
+  const body: Record<string, unknown> = {
+    name: n.name, kind: n.kind, events: n.events, instance: n.instance, enabled: n.enabled, url: secrets.url,
+    ...(n.kind === 'email' ? { smtp_host: e['host'], smtp_port: e['port'], smtp_tls: e['tls'], smtp_user: e['user'], smtp_password: secrets.password ?? null, from: e['from'], to: e['to'] } : {}),
+  };
+  let c;
+  try {
+    c = checkChannel(body, undefined);
+  } catch (err) {
+    throw bad(`notification channel ${n.name}: ${(err as Error).message}`);
+  }
+  return {
+    name: c.name, kind: c.kind, events: c.events, instance: c.instance, enabled: c.enabled, settings: c.settings,
+    secretSealed: Object.keys(c.secrets).length > 0 ? newSecret.seal(JSON.stringify(c.secrets)) : null,
   };
 }

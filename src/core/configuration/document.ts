@@ -3,7 +3,7 @@
  * readable JSON but for one sealed block of the sensitive values. Parsing checks every field and
  * says which one is wrong; nothing is trusted because Coffer wrote it once.
  */
-import { ROLES, BACKUP_TYPES, type PartSpec, type Role, type BackupKind } from '../../catalog/index.js';
+import { ROLES, BACKUP_TYPES, NOTIFICATION_EVENTS, NOTIFICATION_KINDS, type PartSpec, type Role, type BackupKind, type NotificationEvent, type NotificationKind } from '../../catalog/index.js';
 import { CoreError } from '../errors.js';
 import type { SealedBlock, SealingHeader } from './sealing.js';
 
@@ -29,6 +29,18 @@ export interface ScheduleEntry {
   keep_monthly: number | null;
   keep_yearly: number | null;
   label: string | null;
+  /** Absent in files of Coffer before 2026-12-09 (the default grace). */
+  overdue_grace_seconds?: number | null;
+}
+/** A notification channel without its secrets (in the sealed block's `notification_secrets`). */
+export interface NotificationEntry {
+  name: string;
+  kind: NotificationKind;
+  events: NotificationEvent[];
+  instance: string | null;
+  enabled: boolean;
+  /** What is no secret: an SMTP host, port, TLS mode, user, sender, recipients. */
+  settings: Record<string, unknown>;
 }
 export interface UserEntry { name: string; role: Role; has_password: boolean; created_at: string }
 export interface ApiKeyEntry { user: string; prefix: string; label: string | null; created_at: string }
@@ -41,6 +53,8 @@ export interface ReadableConfiguration {
   users: UserEntry[];
   api_keys: ApiKeyEntry[];
   settings: Record<string, string>;
+  /** Absent in files of Coffer before 2026-12-09 (none). */
+  notifications?: NotificationEntry[];
 }
 
 /**
@@ -64,6 +78,10 @@ export interface SensitiveValues {
   password_hashes: Record<string, string>;
   /** SHA-256 (hex) of each API key, in the order of `api_keys`. */
   api_key_hashes: string[];
+  /** Channel name → its secrets (a webhook URL, an SMTP password). */
+  notification_secrets?: Record<string, { url?: string; password?: string }>;
+  /** Index in `schedules` (as a string) → that schedule's Healthchecks ping URL. */
+  schedule_ping_urls?: Record<string, string>;
 }
 
 export interface ConfigurationDocument {
@@ -202,12 +220,23 @@ function parseReadable(c: Obj): ReadableConfiguration {
       instance: str(s['instance'], `${at}.instance`, 64), cron: str(s['cron'], `${at}.cron`, 256), timezone: nstr(s['timezone'], `${at}.timezone`, 64),
       type: oneOf(s['type'], BACKUP_TYPES, `${at}.type`), enabled: bool(s['enabled'], `${at}.enabled`),
       retention_days: count(s['retention_days'], `${at}.retention_days`, 36_500), ...keeps, label: nstr(s['label'], `${at}.label`, 64),
+      ...(s['overdue_grace_seconds'] !== undefined ? { overdue_grace_seconds: count(s['overdue_grace_seconds'], `${at}.overdue_grace_seconds`, 31 * 86_400) } : {}),
     };
   });
+  const notifications = c['notifications'] === undefined ? undefined : arr(c['notifications'], 'configuration.notifications').map((v, i): NotificationEntry => {
+    const at = `configuration.notifications[${i}]`;
+    const n = obj(v, at);
+    return {
+      name: str(n['name'], `${at}.name`, 64), kind: oneOf(n['kind'], NOTIFICATION_KINDS, `${at}.kind`),
+      events: arr(n['events'], `${at}.events`).map((e, j) => oneOf(e, NOTIFICATION_EVENTS, `${at}.events[${j}]`)),
+      instance: nstr(n['instance'], `${at}.instance`, 64), enabled: bool(n['enabled'], `${at}.enabled`), settings: obj(n['settings'], `${at}.settings`),
+    };
+  });
+  if (notifications) unique(notifications, (n) => n.name, 'configuration.notifications');
   const s = obj(c['settings'], 'configuration.settings');
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(s)) settings[str(k, 'configuration.settings key', 256)] = str(v, `configuration.settings.${k}`, 64 * 1024);
-  return { ...parseAccountsAndLocations(c, 'configuration'), instances, schedules, settings };
+  return { ...parseAccountsAndLocations(c, 'configuration'), instances, schedules, settings, ...(notifications ? { notifications } : {}) };
 }
 
 function parseAccountsAndLocations(c: Obj, where: string): AccountsAndLocations {
@@ -278,8 +307,28 @@ export function parseSensitive(text: string, readable: ReadableConfiguration): {
   if (keyHashes.length !== c.api_keys.length) throw bad('sealed api_key_hashes', `holds ${keyHashes.length} hashes for ${c.api_keys.length} API keys`);
   for (const [i, h] of keyHashes.entries()) if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) throw bad(`sealed api_key_hashes[${i}]`, 'must be a SHA-256 in hex');
   unique(keyHashes as string[], (h) => h, 'sealed api_key_hashes');
+  const notificationSecrets: Record<string, { url?: string; password?: string }> = {};
+  if (s['notification_secrets'] !== undefined) {
+    for (const [name, v] of Object.entries(obj(s['notification_secrets'], 'sealed notification_secrets'))) {
+      const o = obj(v, `sealed notification_secrets.${name}`);
+      notificationSecrets[name] = {
+        ...(o['url'] !== undefined ? { url: str(o['url'], `sealed notification_secrets.${name}.url`) } : {}),
+        ...(o['password'] !== undefined ? { password: str(o['password'], `sealed notification_secrets.${name}.password`, 1024) } : {}),
+      };
+    }
+  }
+  const pingUrls: Record<string, string> = {};
+  if (s['schedule_ping_urls'] !== undefined) {
+    for (const [i, v] of Object.entries(obj(s['schedule_ping_urls'], 'sealed schedule_ping_urls'))) {
+      if (!/^[0-9]+$/.test(i) || Number(i) >= c.schedules.length) throw bad('sealed schedule_ping_urls', `names schedule ${i}, which the file does not hold`);
+      pingUrls[i] = str(v, `sealed schedule_ping_urls.${i}`);
+    }
+  }
   return {
     configuration: c,
-    sensitive: { server_secret: secret, repository_passwords: repositoryPasswords, repository_options: repositoryOptions, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[] },
+    sensitive: {
+      server_secret: secret, repository_passwords: repositoryPasswords, repository_options: repositoryOptions, password_hashes: passwordHashes, api_key_hashes: keyHashes as string[],
+      notification_secrets: notificationSecrets, schedule_ping_urls: pingUrls,
+    },
   };
 }
