@@ -365,6 +365,23 @@ describe('the OpenAPI document is the contract', () => {
     await send('putInstance', 'PUT', '/api/v1/instances/spare', { json: {}, expect: 201 });
     await send('deleteInstance', 'DELETE', '/api/v1/instances/spare', { expect: 204 });
 
+    // Notification channels and their deliveries (a webhook nobody listens on: the test message fails).
+    const hook = { name: 'ops', kind: 'webhook', url: 'http://127.0.0.1:9/hook', events: ['job.failed'] };
+    const channel = await send('createNotification', 'POST', '/api/v1/notifications', { json: hook, expect: 201 });
+    await send('createNotification', 'POST', '/api/v1/notifications', { json: hook, expect: 409 });
+    await send('createNotification', 'POST', '/api/v1/notifications', { as: 'viewer', json: { ...hook, name: 'ops2' }, expect: 403 });
+    await send('listNotifications', 'GET', '/api/v1/notifications', { expect: 200 });
+    await send('getNotification', 'GET', `/api/v1/notifications/${channel.body.id}`, { expect: 200 });
+    await send('getNotification', 'GET', '/api/v1/notifications/notification-99999', { expect: 404 });
+    await send('updateNotification', 'PUT', `/api/v1/notifications/${channel.body.id}`, { json: { events: ['job.failed', 'job.succeeded'] }, expect: 200 });
+    const tried = await send('testNotification', 'POST', `/api/v1/notifications/${channel.body.id}/test`, { expect: 200 });
+    await send('listNotificationDeliveries', 'GET', '/api/v1/notification-deliveries?status=failed', { expect: 200 });
+    await send('listNotificationDeliveries', 'GET', '/api/v1/notification-deliveries', { as: 'viewer', expect: 403 });
+    await send('retryNotificationDelivery', 'POST', `/api/v1/notification-deliveries/${tried.body.id}/retry`);
+    await send('retryNotificationDelivery', 'POST', '/api/v1/notification-deliveries/delivery-99999/retry', { expect: 404 });
+    await send('deleteNotification', 'DELETE', `/api/v1/notifications/${channel.body.id}`, { expect: 204 });
+    await send('deleteNotification', 'DELETE', `/api/v1/notifications/${channel.body.id}`, { expect: 404 });
+
     // The configuration backup: the export through Prism; the restore's multipart form straight to the server.
     await send('exportConfiguration', 'POST', '/api/v1/configuration/backup', { json: { password: 'config-password' }, expect: 200 });
     await send('exportConfiguration', 'POST', '/api/v1/configuration/backup', { as: 'viewer', json: { password: 'config-password' }, expect: 403 });
