@@ -53,7 +53,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
       uploadIdleMs: cfg['transfer-idle-timeout'] * 1000,
       maxConcurrentUploads: cfg['max-concurrent-uploads'],
       ...(cfg['engine-workers'] !== undefined ? { engineWorkers: cfg['engine-workers'] } : {}),
-      limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'] },
+      limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'], quotaIncludesAdmins: cfg['quota-includes-admins'] },
       identity: { hostname: hostname(), model: cfg.model, serial: cfg.serial },
       ...(cfg.adminPassword ? { adminPassword: cfg.adminPassword } : {}),
       ...(cfg.adminApiKey ? { adminApiKey: cfg.adminApiKey } : {}),
