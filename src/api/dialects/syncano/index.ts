@@ -11,6 +11,11 @@ import { syncanoBackupRoutes } from './backups.js';
 import { syncanoErrorHandler, syncanoNotFound } from './errors.js';
 import { syncanoRestoreRoutes } from './restores.js';
 
+/**
+ * Bodies here stay open (a field Coffer does not know is ignored, unlike the native API): Syncano's
+ * API is Django REST framework, whose serializers ignore input fields they do not declare
+ * (https://www.django-rest-framework.org/api-guide/serializers/), and its clients rely on that.
+ */
 export const syncanoApi: RoutesPlugin = async (app) => {
   app.setErrorHandler(syncanoErrorHandler);
   app.setNotFoundHandler(syncanoNotFound);
