@@ -14,7 +14,7 @@ import { keyAddCommand, keyListCommand, keyRemoveCommand } from './commands/key.
 import { pruneCommand } from './commands/prune.js';
 import { restoreCommand } from './commands/restore.js';
 import { snapshotsCommand } from './commands/snapshots.js';
-import { LOCATION_SETTINGS, SERVE_SETTINGS, envName } from './serve-config.js';
+import { LOCATION_SETTINGS, RENAMED_SETTINGS, SERVE_SETTINGS, envName } from './serve-config.js';
 
 function count(value: string): number {
   try {
@@ -156,6 +156,8 @@ export async function main(argv: string[]): Promise<number> {
     if (s.kind === 'bool') serve.option(`--${name}`, `${s.help}; ${envName(name)}${def}`);
     else serve.option(`--${name} <value>`, `${s.help}; ${envName(name)}${def}`);
   }
+  // Old names, still taken (with a warning) so that existing start scripts keep working.
+  for (const [old, current] of Object.entries(RENAMED_SETTINGS)) serve.addOption(new Option(`--${old} <value>`, `deprecated: --${current}`).hideHelp());
   serve.action(async (o: Record<string, unknown>) => {
     // Loaded only here: the server's dependencies (HTTP, SQL, argon2) would slow every other command's start.
     const { serveCommand } = await import('./commands/serve.js');

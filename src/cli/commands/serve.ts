@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { buildApp } from '../../api/index.js';
 import { Core } from '../../core/index.js';
 import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
-import { type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
+import { type ServeConfig, coreLocations, explainStartupError, resolveServeConfig } from '../serve-config.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 
 function logLine(level: string, msg: string, err?: unknown): void {
@@ -19,6 +19,7 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
   const log = (msg: string, err?: unknown) => {
     if (!quiet) logLine(err === undefined ? 'info' : 'error', msg, err);
   };
+  if (!quiet) for (const w of cfg.warnings) logLine('warn', w);
   const onRejection = keepServingOnRejection(log);
   process.on('unhandledRejection', onRejection);
   try {
@@ -60,7 +61,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
       log,
     });
   } catch (err) {
-    throw new UsageError(`cannot start: ${(err as Error).message}`);
+    throw new UsageError(`cannot start: ${explainStartupError(err, cfg)}`);
   }
   if (core.bootstrap) {
     const b = core.bootstrap;
@@ -88,7 +89,7 @@ async function serve(cfg: ServeConfig, log: (msg: string, err?: unknown) => void
   } catch (err) {
     await app?.close();
     await core.stop();
-    throw new UsageError(`cannot start the MQTT adapter: ${(err as Error).message}`);
+    throw new UsageError(`cannot start the MQTT adapter: ${explainStartupError(err, cfg)}`);
   }
   const address = app?.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
