@@ -55,12 +55,25 @@ function finiteOnly(validate: ValidateFunction): ValidateFunction {
   return checked;
 }
 
+/**
+ * Ajv's verbose errors also carry the value at fault, which may be a password: an error keeps only
+ * its parent schema (for the names of the known fields), so that nothing sent lingers in it.
+ */
+function withoutData(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    const ok = validate(data);
+    checked.errors = validate.errors?.map(({ data: _data, schema: _schema, ...rest }) => rest);
+    return ok;
+  }) as ValidateFunction;
+  return checked;
+}
+
 /** Fastify's validator compiler: strict bodies, coerced parameters. */
 export function validatorCompiler(shared: readonly TSchema[]) {
   // verbose: an error carries its schema, so that an unknown field's message can list the known ones.
   const strict = createAjv(shared, { coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, verbose: true });
   const coercing = createAjv(shared, { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
-  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? strict.compile(schema as object) : finiteOnly(coercing.compile(schema as object)));
+  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? withoutData(strict.compile(schema as object)) : finiteOnly(coercing.compile(schema as object)));
 }
 
 const PART_LABEL: Record<SchemaErrorDataVar, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
