@@ -102,6 +102,20 @@ describe.each(catalogs)('core on $name', (cat: CatalogUnderTest) => {
     expect(await codeOf(core.backups.create(SYSTEM_ACTOR, { instance: 'third' }))).toBe('quota_exceeded'); // the instance's 3rd
   });
 
+  const admin: Actor = { name: 'root', role: 'admin' };
+  it('does not hold admins to the account quota by default', async () => {
+    const core = await setUp({ limits: { maxBackupsPerAccount: 1 } });
+    for (let i = 0; i < 2; i++) expect(await codeOf(core.backups.create(admin, { instance: 'app' }))).toBe('ok');
+    expect(await codeOf(core.backups.create(operator, { instance: 'app' }))).toBe('ok');
+    expect(await codeOf(core.backups.create(operator, { instance: 'app' }))).toBe('quota_exceeded');
+  });
+
+  it('holds admins to the account quota when quotaIncludesAdmins is set', async () => {
+    const core = await setUp({ limits: { maxBackupsPerAccount: 1, quotaIncludesAdmins: true } });
+    expect(await codeOf(core.backups.create(admin, { instance: 'app' }))).toBe('ok');
+    expect(await codeOf(core.backups.create(admin, { instance: 'app' }))).toBe('quota_exceeded');
+  });
+
   it('runs one restore per instance: of two at the same moment, exactly one is accepted', async () => {
     const core = await setUp();
     const { backup, job } = await core.backups.create(SYSTEM_ACTOR, { instance: 'app' });

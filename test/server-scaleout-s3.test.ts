@@ -116,7 +116,7 @@ describe.skipIf(!ceph || !restic)('api and worker processes sharing PostgreSQL a
     await createCephUser(server, 'coffer-offsite', OFFSITE_USER);
     // Every process has the default repository's credentials in its environment, none the offsite user's.
     const common = ['--data-dir', dataDir, '--catalog', catalogUrl, '--secret-file', secretFile, '--engine-workers', '1'];
-    procs.push(await startServer([...common, '--role', 'api', '--repository', defaultLocation], envCredentials));
+    procs.push(await startServer([...common, '--role', 'api', '--default-repository', defaultLocation], envCredentials));
     workers = [
       await startServer([...common, '--role', 'worker', '--jobs', '1'], envCredentials),
       await startServer([...common, '--role', 'worker', '--jobs', '1'], envCredentials),

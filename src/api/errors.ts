@@ -55,6 +55,28 @@ export function challengeFits(request: FastifyRequest): boolean {
   return h.origin === undefined && h['sec-fetch-mode'] === undefined && h['sec-fetch-site'] === undefined && h['sec-fetch-dest'] === undefined;
 }
 
+/**
+ * The media types a route takes a body in: what its schema declares (`consumes`: uploads and
+ * multipart forms must say it, for the OpenAPI document too), else those of JSON and HTML forms
+ * that its scope has a parser for. Multipart is left out there: a route reads it only through
+ * `request.parts()`, and such a route declares it.
+ */
+export function acceptedMediaTypes(request: FastifyRequest): string[] {
+  const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes;
+  if (Array.isArray(consumes) && consumes.length > 0) return consumes.map(String);
+  return ['application/json', 'application/x-www-form-urlencoded'].filter((t) => request.server.hasContentTypeParser(t));
+}
+
+const orList = (items: string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)!}` : items[0] ?? '');
+
+/** A 415's message: what was sent and what to send instead. */
+export function unsupportedMediaType(request: FastifyRequest): string {
+  const sent = request.headers['content-type']?.split(';', 1)[0]!.trim();
+  const accepted = acceptedMediaTypes(request);
+  const what = sent ? `media type ${JSON.stringify(short(sent, 100))} is not accepted here` : 'the body has no Content-Type';
+  return accepted.length > 0 ? `${what}: send ${orList(accepted)}` : `${what}: send no body`;
+}
+
 export function retryAfterHeader(seconds: number): string {
   return String(Math.max(1, Math.ceil(seconds)));
 }
@@ -86,6 +108,7 @@ export function errorHandlerFor<B>(v: ErrorVocabulary<B>) {
     if (isClientError(err)) {
       const m = v.client(err.statusCode);
       reply.code(m.status);
+      if (err.statusCode === 415) return v.body(m.word, unsupportedMediaType(request));
       // Fastify's messages may quote the whole offending URL or parameter.
       return v.body(m.word, short(err.message));
     }

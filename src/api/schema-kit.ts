@@ -31,3 +31,31 @@ export function pick<T extends object, K extends keyof T>(o: T, keys: readonly K
   for (const k of keys) if (Object.prototype.hasOwnProperty.call(o, k) && o[k] !== undefined) out[k] = o[k];
   return out;
 }
+
+type JsonSchema = { [k: string]: unknown };
+const isSchema = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A copy of `schema` in which every object with fixed `properties` that does not say otherwise
+ * refuses other properties (`additionalProperties: false`), at every depth: array items, nested
+ * objects, the branches of anyOf/oneOf. Free-form maps (`patternProperties`, as `Type.Record`
+ * makes them, or an explicit `additionalProperties`) stay as they are, and so do `$ref`s, which
+ * name a shared schema that decides for itself. `allOf` branches are left open: each would refuse
+ * the others' properties.
+ */
+export function closeObjects<T>(schema: T): T {
+  if (!isSchema(schema) || schema['$ref'] !== undefined) return schema;
+  const out: JsonSchema = { ...schema };
+  const props = out['properties'];
+  if (isSchema(props)) {
+    out['properties'] = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, closeObjects(v)]));
+    if (!('additionalProperties' in out) && !('patternProperties' in out)) out['additionalProperties'] = false;
+  }
+  const items = out['items'];
+  if (isSchema(items)) out['items'] = closeObjects(items);
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const branches = out[key];
+    if (Array.isArray(branches)) out[key] = branches.map((b: unknown) => closeObjects(b));
+  }
+  return out as T;
+}

@@ -6,8 +6,9 @@
  * field: `body.type must be one of full, incremental, differential`.
  */
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
-import type { FastifySchemaValidationError } from 'fastify';
+import type { FastifySchemaValidationError, RouteOptions } from 'fastify';
 import type { TSchema } from 'typebox';
+import { closeObjects } from './schema-kit.js';
 
 /** RFC 3339 date-time, as core writes them (`Date.toISOString()`). */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
@@ -54,11 +55,25 @@ function finiteOnly(validate: ValidateFunction): ValidateFunction {
   return checked;
 }
 
+/**
+ * Ajv's verbose errors also carry the value at fault, which may be a password: an error keeps only
+ * its parent schema (for the names of the known fields), so that nothing sent lingers in it.
+ */
+function withoutData(validate: ValidateFunction): ValidateFunction {
+  const checked = ((data: unknown) => {
+    const ok = validate(data);
+    checked.errors = validate.errors?.map(({ data: _data, schema: _schema, ...rest }) => rest);
+    return ok;
+  }) as ValidateFunction;
+  return checked;
+}
+
 /** Fastify's validator compiler: strict bodies, coerced parameters. */
 export function validatorCompiler(shared: readonly TSchema[]) {
-  const strict = createAjv(shared, { coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
+  // verbose: an error carries its schema, so that an unknown field's message can list the known ones.
+  const strict = createAjv(shared, { coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, verbose: true });
   const coercing = createAjv(shared, { coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
-  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? strict.compile(schema as object) : finiteOnly(coercing.compile(schema as object)));
+  return ({ schema, httpPart }: { schema: unknown; httpPart?: HttpPart }) => (httpPart === 'body' ? withoutData(strict.compile(schema as object)) : finiteOnly(coercing.compile(schema as object)));
 }
 
 const PART_LABEL: Record<SchemaErrorDataVar, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
@@ -77,8 +92,10 @@ export function describeError(e: FastifySchemaValidationError | ErrorObject, roo
   switch (e.keyword) {
     case 'required':
       return `${at}${jsonPointerToPath(`/${String(p['missingProperty'])}`)} is required`;
-    case 'additionalProperties':
-      return `${at}${jsonPointerToPath(`/${String(p['additionalProperty'])}`)} is not a known field`;
+    case 'additionalProperties': {
+      const known = Object.keys((e as { parentSchema?: { properties?: object } }).parentSchema?.properties ?? {});
+      return `${at} has an unknown field ${JSON.stringify(String(p['additionalProperty']))}${known.length ? ` (known fields: ${known.join(', ')})` : ''}`;
+    }
     case 'enum':
       return `${at} must be one of ${(p['allowedValues'] as unknown[]).map((v) => (v === null ? 'null' : String(v))).join(', ')}`;
     case 'type': {
@@ -88,6 +105,21 @@ export function describeError(e: FastifySchemaValidationError | ErrorObject, roo
     default:
       return `${at} ${e.message ?? 'is not valid'}`;
   }
+}
+
+/**
+ * An onRoute hook for a surface whose JSON bodies are closed: a field the route does not know is a
+ * 400 that names it (`body has an unknown field "typ"`), where ignoring it would do something the
+ * client did not ask for (a misspelt `type` makes a backup of the default type). Every object with
+ * fixed properties is closed, nested ones too; free-form maps stay open (see `closeObjects`).
+ * Routes that take another media type (a multipart form, an upload) keep their schema.
+ */
+export function closeJsonBodies(route: RouteOptions): void {
+  const schema = route.schema;
+  if (schema?.body === undefined) return;
+  const consumes = (schema as { consumes?: unknown }).consumes;
+  if (Array.isArray(consumes) && !consumes.includes('application/json')) return;
+  route.schema = { ...schema, body: closeObjects(schema.body) };
 }
 
 /** Fastify's schema error formatter: the first error, named by its place in the request. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { GlobalOptions } from './context.js';
 import { collect, collectRaw, parseCount } from './options.js';
 import { EXIT, UsageError, exitCodeFor } from './exit-codes.js';
-import { LOCATION_SETTINGS, SERVE_SETTINGS, envName } from './serve-settings.js';
+import { LOCATION_SETTINGS, RENAMED_SETTINGS, SERVE_SETTINGS, envName } from './serve-settings.js';
 
 /**
  * The version `--version` prints, from the package's manifest: importing the repository layer for
@@ -163,6 +163,8 @@ export async function main(argv: string[]): Promise<number> {
     if (s.kind === 'bool') serve.option(`--${name}`, `${s.help}; ${envName(name)}${def}`);
     else serve.option(`--${name} <value>`, `${s.help}; ${envName(name)}${def}`);
   }
+  // Old names, still taken (with a warning) so that existing start scripts keep working.
+  for (const [old, current] of Object.entries(RENAMED_SETTINGS)) serve.addOption(new Option(`--${old} <value>`, `deprecated: --${current}`).hideHelp());
   serve.action(async (o: Record<string, unknown>) => {
     const { serveCommand } = await import('./commands/serve.js');
     code = await serveCommand(o, abort.signal);

@@ -12,12 +12,13 @@ export const SERVE_SETTINGS = {
   port: { kind: 'int', def: 8080, help: 'port to listen on' },
   catalog: { kind: 'string', def: undefined, help: 'catalog: sqlite:PATH (default <data-dir>/coffer.db) or postgres://…' },
   'secret-file': { kind: 'string', def: undefined, help: 'server secret (default <data-dir>/secret.key); share it between processes of one catalog' },
-  repository: { kind: 'string', def: undefined, help: 'location of the default repository (default <data-dir>/repo)' },
+  'default-repository': { kind: 'string', def: undefined, help: 'location of the default repository, used when the catalog is first made (default <data-dir>/repo)' },
   role: { kind: 'string', def: 'all', help: 'all | api (HTTP only) | worker (jobs and schedules only)' },
   jobs: { kind: 'int', def: 2, help: 'jobs this process runs at once' },
   'engine-workers': { kind: 'int', def: undefined, help: 'worker threads per backup or restore (default: one per core)' },
   'max-backups-per-instance': { kind: 'int', def: 0, help: 'backups an instance may hold (0: no limit)' },
-  'max-backups-per-account': { kind: 'int', def: 25, help: 'backups one user may have created (0: no limit)' },
+  'max-backups-per-account': { kind: 'int', def: 25, help: 'backups one user may have created (0: no limit); admins are not limited unless --quota-includes-admins' },
+  'quota-includes-admins': { kind: 'bool', def: false, help: 'apply --max-backups-per-account to admins too' },
   model: { kind: 'string', def: 'coffer', help: 'device model reported with backups' },
   serial: { kind: 'string', def: '', help: 'device serial number reported with backups' },
   'log-level': { kind: 'string', def: 'info', help: 'trace | debug | info | warn | error | fatal | silent (see docs/logging.md)' },
@@ -57,3 +58,6 @@ export function envName(flag: string): string {
 
 /** The settings that say where a server's data is: `serve` and the `admin` commands take them alike. */
 export const LOCATION_SETTINGS = ['data-dir', 'catalog', 'secret-file'] as const satisfies readonly SettingName[];
+
+/** Old names still taken, with a warning, as flags and config-file keys (old → current). */
+export const RENAMED_SETTINGS: Readonly<Record<string, SettingName>> = { repository: 'default-repository' };

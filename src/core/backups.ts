@@ -25,8 +25,14 @@ export interface Identity {
 export interface Limits {
   /** Backups (not failed ones) an instance may hold; 0 = no limit. */
   maxBackupsPerInstance: number;
-  /** Backups a user (account) may have created; 0 = no limit. */
+  /** Backups a user (account) may have created; 0 = no limit. Admins' accounts only with `quotaIncludesAdmins`. */
   maxBackupsPerAccount: number;
+  /**
+   * Whether the account quota also holds for admins. Off by default: the quota keeps one user from
+   * filling the store, and an admin, who may delete anyone's backups and change the limits, is
+   * not that user; a quota that stops the administrator's backup when it matters is a surprise.
+   */
+  quotaIncludesAdmins: boolean;
 }
 
 export interface CreateBackup {
@@ -139,13 +145,18 @@ export class BackupService {
     }
   }
 
+  /** Coffer's own actors (service) never count against an account quota; admins only when the setting says so. */
+  private accountQuotaApplies(actor: Actor): boolean {
+    return !actor.service && (actor.role !== 'admin' || this.limits.quotaIncludesAdmins);
+  }
+
   /** Within a transaction: the instance row locked, then the quotas checked for one more backup. */
   private async takePlace(actor: Actor, instance: Instance, tx: CatalogTx): Promise<void> {
     await this.catalog.instances.lockForUpdate(instance.id, tx);
     if (this.limits.maxBackupsPerInstance > 0 && (await this.catalog.backups.countLive({ instanceId: instance.id }, tx)) >= this.limits.maxBackupsPerInstance) {
       throw new CoreError('quota_exceeded', `instance ${instance.name} already has the maximum of ${this.limits.maxBackupsPerInstance} backups; delete one first`);
     }
-    if (this.limits.maxBackupsPerAccount > 0 && !actor.service && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
+    if (this.limits.maxBackupsPerAccount > 0 && this.accountQuotaApplies(actor) && (await this.catalog.backups.countLive({ createdBy: actor.name }, tx)) >= this.limits.maxBackupsPerAccount) {
       throw new CoreError('quota_exceeded', `account ${actor.name} already has the maximum of ${this.limits.maxBackupsPerAccount} backups; delete one first`);
     }
   }

@@ -126,7 +126,10 @@ export class Core {
       hostname: opts.identity?.hostname ?? 'localhost', model: opts.identity?.model ?? 'coffer', serial: opts.identity?.serial ?? '',
       swVersion: opts.identity?.swVersion ?? VERSION,
     };
-    const limits: Limits = { maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 25 };
+    const limits: Limits = {
+      maxBackupsPerInstance: opts.limits?.maxBackupsPerInstance ?? 0, maxBackupsPerAccount: opts.limits?.maxBackupsPerAccount ?? 25,
+      quotaIncludesAdmins: opts.limits?.quotaIncludesAdmins ?? false,
+    };
     this.backups = new BackupService(catalog, this.repositories, () => this.runner, this.audit, this.identity, limits);
     this.jobs = new JobService(catalog, this.events, () => this.runner, this.audit);
     this.schedules = new ScheduleService(catalog, secret, this.audit);

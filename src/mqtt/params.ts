@@ -1,7 +1,10 @@
 /**
- * The `value` of a command, read as Kanto's Go client decodes it (KANTO.md 2.1): keys match
+ * The `value` of a command, read as Kanto's Go client decodes it (docs/kanto.md): keys match
  * case-insensitively (`correlationID`, `correlationId`, `Options`), options are strings. Unlike
- * Kanto, `providers` may also be an object, as Kanto's documentation's own example sends it.
+ * Kanto, `providers` may also be an object, as Kanto's documentation's own example sends it. Fields the value
+ * does not define are ignored, not refused, as Go's encoding/json ignores them
+ * (https://pkg.go.dev/encoding/json#Unmarshal): Kanto clients send what Kanto's struct takes,
+ * and newer ones may send more.
  */
 import { displayUrl } from '../transfer/index.js';
 import type { ErrorValue } from './envelope.js';

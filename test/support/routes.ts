@@ -12,6 +12,8 @@ export interface FieldSpec {
   types: string[];
   /** For arrays: the item type. */
   items?: string[];
+  /** The body's schema lists it as required (query parameters: always false). */
+  required?: boolean;
 }
 
 export interface RouteSpec {
@@ -40,7 +42,7 @@ export function registeredRoutes(app: FastifyInstance): { method: string; path: 
   return out;
 }
 
-type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; enum?: unknown[] };
+type Schema = { $ref?: string; type?: string | string[]; required?: string[]; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; enum?: unknown[] };
 type OpenApi = { paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema?: Schema }[]; requestBody?: { content?: Record<string, { schema?: Schema }> } }>>; components?: { schemas?: Record<string, Schema> } };
 
 function resolve(doc: OpenApi, s: Schema | undefined): Schema | undefined {
@@ -69,7 +71,7 @@ export function routeTable(app: FastifyInstance, doc: OpenApi): RouteSpec[] {
     const bodySchema = resolve(doc, op?.requestBody?.content?.['application/json']?.schema);
     const body = Object.entries(bodySchema?.properties ?? {}).map(([name, s]) => {
       const r = resolve(doc, s);
-      return { name, types: typesOf(doc, s), ...(r?.items ? { items: typesOf(doc, r.items) } : {}) };
+      return { name, types: typesOf(doc, s), ...(r?.items ? { items: typesOf(doc, r.items) } : {}), required: bodySchema?.required?.includes(name) ?? false };
     });
     specs.push({ method, path: path.includes('|') ? path.replace(/\|:[a-z_]+/gi, '') : path, params: path.endsWith('/status') ? params.slice(-1) : params, query, body, documented: Boolean(op) });
   }

@@ -6,11 +6,20 @@ import { userInfo } from 'node:os';
 import { type Actor, Core, localAdminActor } from '../../core/index.js';
 import { promptHidden } from '../context.js';
 import { UsageError } from '../exit-codes.js';
-import { coreLocations, resolveServeConfig } from '../serve-config.js';
+import { coreLocations, explainStartupError, resolveServeConfig } from '../serve-config.js';
 
 /** Runs `fn` on the Core of the data the flags name (as `serve` resolves them), as the local admin. */
 async function withCore<T>(flags: Record<string, unknown>, fn: (core: Core, actor: Actor) => Promise<T>): Promise<T> {
-  const core = await Core.openExisting(coreLocations(resolveServeConfig(flags)));
+  const cfg = resolveServeConfig(flags);
+  for (const w of cfg.warnings) process.stderr.write(`coffer: warning: ${w}\n`);
+  let core: Core;
+  try {
+    core = await Core.openExisting(coreLocations(cfg));
+  } catch (err) {
+    // A file-system error names the setting its path came from; other errors (a catalog that is not one) stay as they are.
+    if (typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).path !== undefined) throw new UsageError(explainStartupError(err, cfg));
+    throw err;
+  }
   try {
     return await fn(core, localAdminActor(osUser()));
   } finally {

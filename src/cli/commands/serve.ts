@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { buildApp } from '../../api/index.js';
 import { Core, logLineOf } from '../../core/index.js';
 import { KantoDevice, type KantoMode, parseGoDuration } from '../../mqtt/index.js';
-import { type LogFormat, type ServeConfig, coreLocations, resolveServeConfig } from '../serve-config.js';
+import { type LogFormat, type ServeConfig, coreLocations, explainStartupError, resolveServeConfig } from '../serve-config.js';
 import { createServerLogger, defaultLogFormat, noticeLogger } from '../server-log.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { type TlsMaterial, cleartextWarning, loadTlsFiles, reloadTlsOnSighup } from '../tls.js';
@@ -17,6 +17,7 @@ export async function serveCommand(flags: Record<string, unknown>, signal: Abort
   const onRejection = keepServingOnRejection(logger);
   // Only watched: Node still ends the process (and prints the exception on stderr) after this line.
   const onException = (err: Error) => logger.fatal({ err }, 'uncaught exception; the server stops');
+  for (const w of cfg.warnings) logger.warn(w);
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtExceptionMonitor', onException);
   try {
@@ -56,14 +57,14 @@ async function serve(cfg: ServeConfig, logger: Logger, signal: AbortSignal): Pro
       uploadIdleMs: cfg['transfer-idle-timeout'] * 1000,
       maxConcurrentUploads: cfg['max-concurrent-uploads'],
       ...(cfg['engine-workers'] !== undefined ? { engineWorkers: cfg['engine-workers'] } : {}),
-      limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'] },
+      limits: { maxBackupsPerInstance: cfg['max-backups-per-instance'], maxBackupsPerAccount: cfg['max-backups-per-account'], quotaIncludesAdmins: cfg['quota-includes-admins'] },
       identity: { hostname: hostname(), model: cfg.model, serial: cfg.serial },
       ...(cfg.adminPassword ? { adminPassword: cfg.adminPassword } : {}),
       ...(cfg.adminApiKey ? { adminApiKey: cfg.adminApiKey } : {}),
       logger,
     });
   } catch (err) {
-    throw new UsageError(`cannot start: ${(err as Error).message}`);
+    throw new UsageError(`cannot start: ${explainStartupError(err, cfg)}`);
   }
   if (core.bootstrap) notices.warn({ notice: 'credentials' }, credentialsNotice(core.bootstrap, cfg['data-dir']));
   const app = cfg.role === 'worker' ? undefined : await buildApp(core, {
@@ -86,7 +87,7 @@ async function serve(cfg: ServeConfig, logger: Logger, signal: AbortSignal): Pro
   } catch (err) {
     await app?.close();
     await core.stop();
-    throw new UsageError(`cannot start the MQTT adapter: ${(err as Error).message}`);
+    throw new UsageError(`cannot start the MQTT adapter: ${explainStartupError(err, cfg)}`);
   }
   const address = app?.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;

@@ -9,6 +9,11 @@ import { riverbedErrorHandler, riverbedNotFound } from './errors.js';
 import { riverbedRestoreRoutes } from './restores.js';
 import { riverbedUploadRoutes } from './upload.js';
 
+/**
+ * Bodies here stay open (a field Coffer does not know is ignored, unlike the native API): the
+ * clients are Riverbed's own, which may send fields of their product that Coffer has no use for,
+ * and nothing in the npm.backup interface says the server refuses them.
+ */
 export const riverbedApi: RoutesPlugin = async (app) => {
   app.setErrorHandler(riverbedErrorHandler);
   app.setNotFoundHandler(riverbedNotFound);

@@ -16,6 +16,11 @@ import { syncanoRestoreRoutes } from './restores.js';
 
 const FORM_OR_JSON = ['application/json', 'application/x-www-form-urlencoded'];
 
+/**
+ * Bodies here stay open (a field Coffer does not know is ignored, unlike the native API): Syncano's
+ * API is Django REST framework, whose serializers ignore input fields they do not declare
+ * (https://www.django-rest-framework.org/api-guide/serializers/), and its clients rely on that.
+ */
 export const syncanoApi: RoutesPlugin = async (app) => {
   app.setErrorHandler(syncanoErrorHandler);
   app.setNotFoundHandler(syncanoNotFound);
