@@ -23,15 +23,7 @@ function toDelivery(r: Selectable<NotificationDeliveriesTable>): NotificationDel
   };
 }
 
-export interface ChannelInput {
-  name: string;
-  kind: NotificationKind;
-  events: NotificationEvent[];
-  instance: string | null;
-  enabled: boolean;
-  settings: Record<string, unknown>;
-  secretSealed: string | null;
-}
+export type ChannelInput = Omit<NotificationChannel, 'id' | 'createdAt' | 'updatedAt'>;
 
 export interface NewDelivery {
   channelId: number | null;

@@ -168,16 +168,20 @@ export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-export interface NotificationChannel {
-  id: number;
+/** What a notification channel is, apart from its identity and its secrets. */
+export interface NotificationChannelFields {
   name: string;
   kind: NotificationKind;
   events: NotificationEvent[];
   /** Only events of this instance; null: all. */
   instance: string | null;
   enabled: boolean;
-  /** The settings that are no secret (per kind; core checks them). */
+  /** The settings that are no secret (per kind; core checks them): an SMTP host, port, TLS mode, user, sender, recipients. */
   settings: Record<string, unknown>;
+}
+
+export interface NotificationChannel extends NotificationChannelFields {
+  id: number;
   /** Its secrets as sealed JSON; null: none. */
   secretSealed: string | null;
   createdAt: string;

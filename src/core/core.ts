@@ -228,7 +228,7 @@ export class Core {
       },
     });
     await this.runner.start();
-    this.dispatcher = new Dispatcher(this.catalog, this.sender, { ...DEFAULT_RETRY, ...this.opts.notificationRetry }, this.log);
+    this.dispatcher = new Dispatcher(this.catalog, this.sender, { ...DEFAULT_RETRY, ...this.opts.notificationRetry }, this.logger.child({ component: 'notifications' }));
     this.dispatcher.start();
     this.scheduler = new Scheduler(this.catalog, this.backups, this.audit, this.logger.child({ component: 'scheduler' }), undefined, this.overdue);
     this.scheduler.start();

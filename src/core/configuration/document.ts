@@ -3,7 +3,7 @@
  * readable JSON but for one sealed block of the sensitive values. Parsing checks every field and
  * says which one is wrong; nothing is trusted because Coffer wrote it once.
  */
-import { ROLES, BACKUP_TYPES, NOTIFICATION_EVENTS, NOTIFICATION_KINDS, type PartSpec, type Role, type BackupKind, type NotificationEvent, type NotificationKind } from '../../catalog/index.js';
+import { ROLES, BACKUP_TYPES, NOTIFICATION_EVENTS, NOTIFICATION_KINDS, type PartSpec, type Role, type BackupKind, type NotificationChannelFields } from '../../catalog/index.js';
 import { CoreError } from '../errors.js';
 import type { SealedBlock, SealingHeader } from './sealing.js';
 
@@ -33,15 +33,7 @@ export interface ScheduleEntry {
   overdue_grace_seconds?: number | null;
 }
 /** A notification channel without its secrets (in the sealed block's `notification_secrets`). */
-export interface NotificationEntry {
-  name: string;
-  kind: NotificationKind;
-  events: NotificationEvent[];
-  instance: string | null;
-  enabled: boolean;
-  /** What is no secret: an SMTP host, port, TLS mode, user, sender, recipients. */
-  settings: Record<string, unknown>;
-}
+export type NotificationEntry = NotificationChannelFields;
 export interface UserEntry { name: string; role: Role; has_password: boolean; created_at: string }
 export interface ApiKeyEntry { user: string; prefix: string; label: string | null; created_at: string }
 

@@ -3,7 +3,7 @@
  * readable, the secrets (a webhook URL, an SMTP password) are returned apart for sealing.
  * On update, fields not given keep their values (secrets included).
  */
-import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, type NotificationChannel, type NotificationEvent, type NotificationKind } from '../../catalog/index.js';
+import { NOTIFICATION_EVENTS, NOTIFICATION_KINDS, type NotificationChannel, type NotificationChannelFields, type NotificationEvent, type NotificationKind } from '../../catalog/index.js';
 import { invalid } from '../errors.js';
 import { type EmailSettings, TLS_MODES, type TlsMode } from './channels/email.js';
 
@@ -13,13 +13,7 @@ export interface ChannelSecrets {
   password?: string;
 }
 
-export interface CheckedChannel {
-  name: string;
-  kind: NotificationKind;
-  events: NotificationEvent[];
-  instance: string | null;
-  enabled: boolean;
-  settings: Record<string, unknown>;
+export interface CheckedChannel extends NotificationChannelFields {
   secrets: ChannelSecrets;
 }
 

@@ -6,6 +6,7 @@
  */
 import { hostname } from 'node:os';
 import type { Catalog, NotificationDelivery } from '../../catalog/index.js';
+import type { Logger } from '../logger.js';
 import { DeliveryError } from './channels/http.js';
 import type { NotificationMessage } from './message.js';
 import type { Sender } from './sender.js';
@@ -37,7 +38,7 @@ export class Dispatcher {
     private readonly catalog: Catalog,
     private readonly sender: Sender,
     private readonly retry: RetryOptions,
-    private readonly log: (msg: string, err?: unknown) => void,
+    private readonly logger: Logger,
   ) {}
 
   start(): void {
@@ -54,7 +55,7 @@ export class Dispatcher {
       return;
     }
     this.pumping = true;
-    void this.pump().catch((err: unknown) => this.log('looking for notifications to send failed', err)).finally(() => {
+    void this.pump().catch((err: unknown) => this.logger.error({ err }, 'looking for notifications to send failed')).finally(() => {
       this.pumping = false;
       if (this.pumpAgain) {
         this.pumpAgain = false;
@@ -67,7 +68,7 @@ export class Dispatcher {
     while (!this.stopping && this.inFlight.size < CONCURRENCY) {
       const d = await this.catalog.notifications.claim(this.worker, new Date(Date.now() + CLAIM_MS).toISOString());
       if (!d) return;
-      const sending = this.attempt(d).catch((err: unknown) => this.log(`notification delivery ${d.id}: recording its outcome failed`, err));
+      const sending = this.attempt(d).catch((err: unknown) => this.logger.error({ err }, `notification delivery ${d.id}: recording its outcome failed`));
       this.inFlight.add(sending);
       void sending.finally(() => {
         this.inFlight.delete(sending);
@@ -84,11 +85,12 @@ export class Dispatcher {
       const status = err instanceof DeliveryError ? err.status : null;
       const error = (err as Error).message ?? String(err);
       if (d.attempts >= this.retry.maxAttempts) {
-        this.log(`notification delivery ${d.id} (${d.event}) failed after ${d.attempts} attempts: ${error}`);
+        this.logger.error({ delivery_id: d.id, event: d.event, attempts: d.attempts, error }, `notification delivery ${d.id} (${d.event}) failed after ${d.attempts} attempts: ${error}`);
         await this.catalog.notifications.settle(d.id, this.worker, { status: 'failed', responseStatus: status, error });
         return;
       }
       const next = new Date(Date.now() + this.retry.baseDelayMs * 2 ** (d.attempts - 1)).toISOString();
+      this.logger.warn({ delivery_id: d.id, event: d.event, attempts: d.attempts, next_attempt_at: next, error }, `notification delivery ${d.id} (${d.event}) failed; trying again at ${next}: ${error}`);
       await this.catalog.notifications.settle(d.id, this.worker, { status: 'pending', responseStatus: status, error, nextAttemptAt: next });
     }
   }
