@@ -61,4 +61,13 @@ describe.each(catalogs)('repository locations on $name', (cat: CatalogUnderTest)
     expect(r.body.message).toBe(`cannot use ${location}: repository at ${location} already exists`);
     expect(r.body.message.match(/repository at/g)).toHaveLength(1);
   });
+
+  it('a name already taken is 409 before the new location is touched', async () => {
+    expect((await create('named', path.join(api.dir, 'named-repo'))).status).toBe(201);
+    const elsewhere = path.join(api.dir, 'not-made');
+    const r = await create('named', elsewhere);
+    expect(r.status, r.text).toBe(409);
+    expect(r.body.message).toBe('repository named already exists');
+    expect(fs.existsSync(elsewhere)).toBe(false);
+  });
 });

@@ -94,6 +94,9 @@ export class RepositoryService {
     const location = validLocation(o.location);
     if (o.password !== undefined && (typeof o.password !== 'string' || o.password.length === 0)) throw invalid('password', 'must be a non-empty string');
     const options = validOptions(o.options);
+    // A taken name is refused before the location is touched: a 409 must leave nothing behind.
+    // (The catalog's unique name still decides a race between two requests.)
+    if (await this.catalog.repositories.byName(o.name)) throw conflict(`repository ${o.name} already exists`);
     const password = (o.password as string | undefined) ?? randomBytes(32).toString('base64url');
     let backend: Backend;
     try {
