@@ -16,7 +16,8 @@ describe('TLS files', () => {
       expect(m.cert.toString()).toContain('BEGIN CERTIFICATE');
       expect(m.describe).toMatch(/^CN=coffer\.example, valid until .+, SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
       expect(() => loadTlsFiles({ ...files, key: path.join(dir, 'absent.pem') })).toThrow(/cannot read the TLS key .*absent\.pem/);
-      fs.writeFileSync(path.join(dir, 'other.pem'), fs.readFileSync(files.key, 'utf8').replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n'));
+      // A key that does not belong to the certificate (another key pair's: a damaged key may still parse).
+      execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', path.join(dir, 'other.pem')], { stdio: 'ignore' });
       expect(() => loadTlsFiles({ ...files, key: path.join(dir, 'other.pem') })).toThrow(/are not usable/);
       // The key alone, given as the certificate: no certificate in it.
       expect(() => loadTlsFiles({ cert: files.key, key: files.key })).toThrow(/are not usable/);
