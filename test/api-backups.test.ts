@@ -181,7 +181,10 @@ describe.each(catalogs)('native backup API on $name', (cat: CatalogUnderTest) =>
     // An ended job: its state at once, then the end.
     const ended = parseSse((await api.call('GET', `/api/v1/jobs/${c.body.job_id}/events`)).text);
     expect(ended.map((e) => e.event)).toEqual(['progress', 'end']);
-    expect((await api.call('GET', '/api/v1/jobs/job-999999/events')).status).toBe(404);
+    const missing = await api.call('GET', '/api/v1/jobs/job-999999/events');
+    expect([missing.status, missing.body.message]).toEqual([404, 'job 999999 not found']);
+    const missingJob = await api.call('GET', '/api/v1/jobs/job-999999');
+    expect([missingJob.status, missingJob.body.message]).toEqual([404, 'job 999999 not found']);
   });
 
   it('jobs: list with kind/state filters and X-Total-Count, one job, cancel of an ended job is 409', async () => {

@@ -20,7 +20,7 @@ export class JobService {
   async get(actor: Actor, id: number, kind?: JobKind): Promise<JobInfo> {
     requirePermission(actor, kind === 'restore' ? 'restore.read' : 'job.read');
     const j = await this.catalog.jobs.get(id);
-    if (!j || (kind && j.kind !== kind)) throw notFound(`${kind ?? 'job'} job ${id}`);
+    if (!j || (kind && j.kind !== kind)) throw notFound(kind ? `${kind} job ${id}` : `job ${id}`);
     return (await this.named([j]))[0]!;
   }
 
