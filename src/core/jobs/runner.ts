@@ -3,6 +3,7 @@
  * records progress (at most once a second) and the outcome, and keeps a heartbeat so that another
  * process sharing a PostgreSQL catalog can tell a live job from an orphan.
  */
+import { SerialPass } from '../serial-pass.js';
 import { hostname } from 'node:os';
 import { type Catalog, type Job, type JobKind, type JobProgress, type JobState } from '../../catalog/index.js';
 import type { JobEvents } from './events.js';
@@ -40,8 +41,7 @@ export class JobRunner {
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopping = false;
-  private pumping = false;
-  private pumpAgain = false;
+  private readonly passes = new SerialPass(() => this.pump(), (err: unknown) => this.opts.log('looking for jobs failed', err));
 
   constructor(
     private readonly catalog: Catalog,
@@ -119,20 +119,9 @@ export class JobRunner {
 
   /** Look for work now (after an enqueue in this process), instead of at the next poll. */
   wake(): void {
-    if (this.stopping) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    void this.pump().catch((err: unknown) => this.opts.log('looking for jobs failed', err)).finally(() => {
-      this.pumping = false;
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.wake();
-      }
-    });
+    this.passes.wake();
   }
+
 
   private async pump(): Promise<void> {
     while (!this.stopping && this.running.size < this.opts.concurrency) {
@@ -234,6 +223,7 @@ export class JobRunner {
   /** Stops claiming, interrupts running jobs (they end as failed with the reason) and waits for them. */
   async stop(reason = 'interrupted: the server shut down while this job ran', timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
+    this.passes.stop();
     clearInterval(this.timer);
     clearInterval(this.heartbeat);
     for (const a of this.running.values()) a.abort(new Error(reason));

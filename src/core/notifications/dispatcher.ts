@@ -4,6 +4,7 @@
  * `baseDelayMs` · 2^(attempts − 1), until `maxAttempts` have failed, when the delivery is `failed`
  * (visible with its last error, and retried again on request).
  */
+import { SerialPass } from '../serial-pass.js';
 import { hostname } from 'node:os';
 import type { Catalog, NotificationDelivery } from '../../catalog/index.js';
 import type { Logger } from '../logger.js';
@@ -31,8 +32,7 @@ export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
-  private pumping = false;
-  private pumpAgain = false;
+  private readonly passes = new SerialPass(() => this.pump(), (err: unknown) => this.logger.error({ err }, 'looking for notifications to send failed'));
 
   constructor(
     private readonly catalog: Catalog,
@@ -49,20 +49,9 @@ export class Dispatcher {
 
   /** Look for due deliveries now (after one was queued in this process). */
   wake(): void {
-    if (this.stopping) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
-    this.pumping = true;
-    void this.pump().catch((err: unknown) => this.logger.error({ err }, 'looking for notifications to send failed')).finally(() => {
-      this.pumping = false;
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.wake();
-      }
-    });
+    this.passes.wake();
   }
+
 
   private async pump(): Promise<void> {
     while (!this.stopping && this.inFlight.size < CONCURRENCY) {
@@ -98,6 +87,7 @@ export class Dispatcher {
   /** Stops claiming and waits (boundedly) for the sends under way. */
   async stop(timeoutMs = 20_000): Promise<void> {
     this.stopping = true;
+    this.passes.stop();
     clearInterval(this.timer);
     await Promise.race([Promise.all([...this.inFlight]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
   }
