@@ -223,9 +223,12 @@ describe.each(catalogs)('notifications on $name', (cat: CatalogUnderTest) => {
     const s = await api.call('POST', '/api/v1/backup/schedule', { body: { instance: 'good', cron: '0 3 * * *', timezone: 'UTC', overdue_grace_seconds: 600 } });
     expect(s.status, s.text).toBe(201);
     expect(s.body).toMatchObject({ overdue_grace_seconds: 600, ping_url_set: false });
-    // The check at times to come: tomorrow's 03:00 run has had no backup at all.
-    const tomorrow = new Date(Date.parse(s.body.created_at) + 86_400_000);
-    const due = new Date(Date.UTC(tomorrow.getUTCFullYear(), tomorrow.getUTCMonth(), tomorrow.getUTCDate(), 3, 0, 0));
+    // The check at times to come: the first 03:00 run after the schedule was made has had no backup at all
+    // (today's when it is made before 03:00 UTC, else tomorrow's).
+    const created = Date.parse(s.body.created_at);
+    const due = new Date(created);
+    due.setUTCHours(3, 0, 0, 0);
+    if (due.getTime() <= created) due.setUTCDate(due.getUTCDate() + 1);
     await api.core.overdue.check(new Date(due.getTime() + 300_000)); // within the grace: not yet
     expect(await deliveries(`notification=${c.body.id}`)).toHaveLength(0);
     for (const minutes of [11, 12, 60]) await api.core.overdue.check(new Date(due.getTime() + minutes * 60_000));
