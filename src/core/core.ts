@@ -138,7 +138,7 @@ export class Core {
     this.kanto = new KantoService(catalog, this.backups, this.instances, this.audit, secret, () => this.runner);
     this.sender = new Sender(catalog, secret);
     const wake = () => this.dispatcher?.wake();
-    this.notifier = new Notifier(catalog, this.identity.hostname, wake, log);
+    this.notifier = new Notifier(catalog, this.identity.hostname, wake, logger.child({ component: 'notifications' }));
     // Job starts and ends seen in this process become notifications (queued; a process that runs jobs sends them).
     this.events.subscribe('*', (job) => this.notifier.observe(job));
     this.notifications = new NotificationService(catalog, secret, this.sender, this.audit, this.identity.hostname, wake);

@@ -22,16 +22,10 @@ type Phase = 'running' | 'queued' | 'ended';
 /** Starts logging the jobs of `events`; `stop` ends it once the lines of events already seen are written. */
 export function logJobs(events: JobEvents, catalog: Catalog, logger: Logger): { stop(): Promise<void> } {
   const phases = new Map<number, { phase: Phase; attempt: number; startedMs: number }>();
-  const instanceNames = new Map<number, string>();
   // One line at a time, in the order of events, though each waits for an instance's name.
   let writing = Promise.resolve();
 
-  const instanceName = async (id: number): Promise<string> => {
-    if (!instanceNames.has(id)) {
-      for (const i of await catalog.instances.list().catch(() => [])) instanceNames.set(i.id, i.name);
-    }
-    return instanceNames.get(id) ?? String(id);
-  };
+  const instanceName = async (id: number): Promise<string> => (await catalog.instances.byId(id).catch(() => undefined))?.name ?? String(id);
 
   const write = (job: Job, line: (fields: Record<string, unknown>) => void) => {
     writing = writing.then(async () => line(fieldsOf(job, await instanceName(job.instanceId))), () => {});

@@ -6,6 +6,7 @@
  */
 import type { Catalog, Job, NotificationEvent, Schedule } from '../../catalog/index.js';
 import { isTerminal } from '../../catalog/index.js';
+import type { Logger } from '../logger.js';
 import type { PingEvent } from './channels/healthchecks.js';
 import { type NotificationMessage, eventOfJob, jobMessage, overdueMessage, textOf } from './message.js';
 
@@ -18,7 +19,7 @@ export class Notifier {
     private readonly server: string,
     /** Asks the local dispatcher (if this process has one) to look for work now. */
     private readonly wake: () => void,
-    private readonly log: (msg: string, err?: unknown) => void,
+    private readonly logger: Logger,
   ) {}
 
   /** For the job event bus: cheap for progress updates, a catalog write only on a start or an end. */
@@ -26,10 +27,10 @@ export class Notifier {
     const attempt = `${job.id}:${job.attempts}`;
     if (job.state === 'running' && job.kind === 'backup' && job.scheduleId !== null && !this.started.has(attempt)) {
       this.started.add(attempt);
-      void this.pingStart(job).catch((err: unknown) => this.log(`job ${job.id}: queueing its start ping failed`, err));
+      void this.pingStart(job).catch((err: unknown) => this.logger.error({ err }, `job ${job.id}: queueing its start ping failed`));
     } else if (isTerminal(job.state)) {
       for (const key of this.started) if (key.startsWith(`${job.id}:`)) this.started.delete(key);
-      void this.jobEnded(job).catch((err: unknown) => this.log(`job ${job.id}: queueing its notifications failed`, err));
+      void this.jobEnded(job).catch((err: unknown) => this.logger.error({ err }, `job ${job.id}: queueing its notifications failed`));
     }
   }
 
@@ -64,7 +65,7 @@ export class Notifier {
     // Healthchecks judges lateness itself; a missed run is still worth a fail ping with the reason.
     if (s.pingUrlSealed) queued = (await this.ping(s, 'ping.fail', `overdue:${expectedAt}`, m)) || queued;
     if (queued) this.wake();
-    this.log(textOf(m).split('\n')[0]!);
+    this.logger.warn({ schedule_id: s.id, expected_at: expectedAt }, textOf(m).split('\n')[0]!);
   }
 
   private async toChannels(event: NotificationEvent, instance: string, scheduleId: number | null, subject: string, m: NotificationMessage): Promise<boolean> {
